@@ -1,6 +1,13 @@
-from workers import WorkerEntrypoint
-from workers import asgi
+"""The Worker's entry point: hand each request to the gateway's ASGI app."""
+
+from workers import WorkerEntrypoint, asgi
+
+from gateway import Gateway
+
+# Built once per isolate; it reads settings from `env` on the first request.
+app = Gateway()
+
 
 class Default(WorkerEntrypoint):
-    async def fetch(self, request):
-        return await asgi.fetch(None, request, self.env, self.ctx)
+    async def fetch(self, request):  # type: ignore[no-untyped-def]
+        return await asgi.fetch(app, request, self.env, self.ctx)

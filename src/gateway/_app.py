@@ -1,0 +1,103 @@
+"""The gateway's ASGI app: the middleware stack in one list, and the routes in another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._auth import AuthMiddleware
+from ._config import Settings, read_settings
+from ._context import LogSink, RequestContextMiddleware
+from ._exceptions import ErrorMiddleware
+from ._health import healthz
+from ._http import ASGIApp, Receive, Scope, Send
+from ._limits import BodyLimitMiddleware
+from ._native import run_native
+from ._routing import Route, Router
+from ._state import BACKEND_KEY, SETTINGS_KEY
+from ._upstream import Backend
+
+__all__ = ["Gateway", "ROUTES", "PUBLIC_PATHS"]
+
+ROUTES = [
+    Route("GET", "/healthz", healthz),
+    Route("POST", "/ai/run/{model:path}", run_native),
+]
+
+PUBLIC_PATHS = frozenset({"/healthz"})
+
+
+def _binding_backend(env: Any) -> Backend:
+    from ._binding import BindingBackend
+
+    return BindingBackend(getattr(env, "AI", None))
+
+
+def _log_to_stdout(line: str) -> None:
+    # On Workers, print() is console.log: one line per call reaches Workers Logs.
+    print(line, flush=True)
+
+
+class Gateway:
+    """The ASGI app. `env` is the Worker's (from the scope) or the local server's.
+
+    Settings are read from `env` on the first request and kept: vars and secrets cannot change
+    during an isolate's life, so reading them again per request would only cost time.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: Backend | None = None,
+        env: Any = None,
+        log: LogSink = _log_to_stdout,
+        backend_for_env: Callable[[Any], Backend] = _binding_backend,
+    ) -> None:
+        self._backend = backend
+        self._backend_for_env = backend_for_env
+        self._env = env
+        self._settings: Settings | None = None
+        self._stack = self._build_stack(log)
+
+    def _build_stack(self, log: LogSink) -> ASGIApp:
+        app: ASGIApp = Router(ROUTES)
+        # Listed outermost first. The context layer is outside error handling so that error
+        # answers carry the request id and timing headers too.
+        layers: list[Callable[[ASGIApp], ASGIApp]] = [
+            lambda inner: RequestContextMiddleware(inner, log=log, backend_name=self._backend_name),
+            lambda inner: ErrorMiddleware(inner, log=log),
+            BodyLimitMiddleware,
+            lambda inner: AuthMiddleware(inner, public_paths=PUBLIC_PATHS),
+        ]
+        for layer in reversed(layers):
+            app = layer(app)
+        return app
+
+    def _backend_name(self, scope: Scope) -> str:
+        return self._backend.name if self._backend is not None else "binding"
+
+    def settings(self, env: Any) -> Settings:
+        if self._settings is None:
+            self._settings = read_settings(env)
+        return self._settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        env = scope.get("env", self._env)
+        scope[SETTINGS_KEY] = self.settings(env)
+        scope[BACKEND_KEY] = self._backend if self._backend is not None else self._backend_for_env(env)
+        await self._stack(scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Nothing to start or stop: the Workers adapter runs this around every request, so it must
+    # be instant, and nothing a stream needs may be torn down at shutdown.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

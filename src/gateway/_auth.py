@@ -1,0 +1,77 @@
+"""Authentication, failing closed: no configured keys or a broken configuration serves nobody."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from ._config import ApiKey, Settings
+from ._errors import ServiceUnavailable, Unauthorized
+from ._http import ASGIApp, Receive, Scope, Send, context_of, header
+from ._state import settings_of
+
+__all__ = ["AuthMiddleware", "find_key", "presented_key"]
+
+# Longer than any key `gateway keys create` makes, short enough that hashing it costs nothing.
+_MAX_KEY_LENGTH = 256
+_HOW_TO_SEND = "Send it as `Authorization: Bearer <key>` or `x-api-key: <key>`."
+
+
+def presented_key(scope: Scope) -> str | None:
+    """The key the client sent, or None. Raises Unauthorized for a malformed header."""
+    authorization = header(scope, b"authorization")
+    if authorization is not None:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized(f"The Authorization header must be `Bearer <key>`. {_HOW_TO_SEND}",
+                               code="invalid_api_key")
+        return value.strip()
+    api_key = header(scope, b"x-api-key")
+    return api_key.strip() if api_key is not None else None
+
+
+def find_key(keys: tuple[ApiKey, ...], presented: str) -> ApiKey | None:
+    """Compare by SHA-256 in constant time, visiting every entry so timing says nothing of which."""
+    digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+    found = None
+    for key in keys:
+        if hmac.compare_digest(digest, key.sha256):
+            found = key
+    return found
+
+
+def _refuse_when_unconfigured(settings: Settings) -> None:
+    if settings.problems:
+        raise ServiceUnavailable(
+            "The gateway's configuration has problems, so it serves no one until they are fixed: "
+            + "; ".join(settings.problems),
+            code="gateway_misconfigured",
+        )
+    if not settings.keys:
+        raise ServiceUnavailable(
+            "No API keys are configured, so the gateway refuses every request. Create one with "
+            "`uv run gateway keys create --name NAME`, then set the GATEWAY_KEYS secret "
+            "(`npx wrangler secret put GATEWAY_KEYS`, or .dev.vars locally).",
+            code="no_keys_configured",
+        )
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, *, public_paths: frozenset[str]) -> None:
+        self.app = app
+        self.public_paths = public_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.public_paths or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        settings = settings_of(scope)
+        _refuse_when_unconfigured(settings)
+        presented = presented_key(scope)
+        if not presented:
+            raise Unauthorized(f"An API key is required. {_HOW_TO_SEND}", code="missing_api_key")
+        key = find_key(settings.keys, presented) if len(presented) <= _MAX_KEY_LENGTH else None
+        if key is None:
+            raise Unauthorized(f"The API key is not valid. {_HOW_TO_SEND}", code="invalid_api_key")
+        context_of(scope).key_name = key.name
+        await self.app(scope, receive, send)

@@ -1,0 +1,82 @@
+"""The Worker's `env.AI` binding as a backend. Runs only under Pyodide; `js` is imported lazily.
+
+Since workers-runtime-sdk 1.5 the SDK wraps the binding and converts dict arguments itself;
+older SDKs hand JS a proxy of the dict, and a list of dicts (`messages`) breaks when the binding
+serialises it. Converting explicitly with `Object.fromEntries` is right under both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._errors import UpstreamError, parse_workers_ai_error
+from ._upstream import UpstreamResult
+
+__all__ = ["BindingBackend", "JsByteStream"]
+
+
+def _to_js(value: dict[str, Any]) -> Any:
+    from js import Object  # type: ignore[import-not-found]
+    from pyodide.ffi import to_js  # type: ignore[import-not-found]
+
+    return to_js(value, dict_converter=Object.fromEntries)
+
+
+class JsByteStream:
+    """A JS ReadableStream of bytes, read with its own reader so that closing cancels it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._reader = stream.getReader()
+        self._finished = False
+
+    def __aiter__(self) -> JsByteStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._finished:
+            raise StopAsyncIteration
+        chunk = await self._reader.read()
+        if chunk.done:
+            self._finished = True
+            raise StopAsyncIteration
+        value = chunk.value
+        if isinstance(value, str):
+            return value.encode()
+        return bytes(value.to_bytes())
+
+    async def aclose(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            await self._reader.cancel()
+        except Exception:
+            return  # the stream already failed; cancelling it has nothing left to stop
+
+
+def _from_js(result: Any) -> UpstreamResult:
+    if isinstance(result, dict):
+        return result
+    if hasattr(result, "getReader"):
+        return JsByteStream(result)
+    converted = result.to_py() if hasattr(result, "to_py") else result
+    if isinstance(converted, dict):
+        return converted
+    raise UpstreamError(f"The AI binding answered {type(converted).__name__}, not an object or a stream.")
+
+
+class BindingBackend:
+    name = "binding"
+
+    def __init__(self, ai: Any) -> None:
+        self._ai = ai
+
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+        try:
+            result = await self._ai.run(model, _to_js(inputs), _to_js(options))
+        except Exception as exc:
+            parsed = parse_workers_ai_error(str(exc))
+            if parsed is not None:
+                raise parsed from None
+            raise UpstreamError(f"The AI binding failed: {exc}") from None
+        return _from_js(result)

@@ -1,0 +1,131 @@
+"""Settings read once from the Worker's `env` (vars and secrets are fixed for an isolate's life).
+
+Every variable is documented in README.md and `.dev.vars.example`. A value that does not parse is
+not guessed at: it is recorded as a problem, and guarded routes answer 503 naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ApiKey", "Settings", "KNOWN_MODELS", "DEFAULT_MODEL", "read_settings"]
+
+DEFAULT_MODEL = "@cf/openai/gpt-oss-120b"
+# The models whose input schema the gateway knows; the allow-list may only name these.
+KNOWN_MODELS = ("@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b")
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    sha256: bytes
+
+
+@dataclass(frozen=True)
+class Settings:
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
+    keys: tuple[ApiKey, ...] = ()
+    max_body_bytes: int = 10 * 1024 * 1024
+    upstream_timeout_s: float = 120.0
+    stream_idle_timeout_s: float = 60.0
+    capacity_retries: int = 2
+    retry_base_s: float = 0.25
+    log_prompts: bool = False
+    problems: tuple[str, ...] = field(default=())
+
+
+def _raw(env: Any, name: str) -> str | None:
+    value = getattr(env, name, None)
+    if value is None:
+        return None
+    return str(value)
+
+
+def _number(env: Any, name: str, default: float, low: float, high: float, problems: list[str]) -> float:
+    raw = _raw(env, name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        problems.append(f"{name} must be a number from {low:g} to {high:g}, got {raw!r}")
+        return default
+    if not low <= value <= high:
+        problems.append(f"{name} must be a number from {low:g} to {high:g}, got {raw!r}")
+        return default
+    return value
+
+
+def _flag(env: Any, name: str, problems: list[str]) -> bool:
+    raw = (_raw(env, name) or "false").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    problems.append(f"{name} must be true or false, got {raw!r}")
+    return False
+
+
+def _models(env: Any, problems: list[str]) -> tuple[str, ...]:
+    raw = _raw(env, "MODELS") or DEFAULT_MODEL
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    unknown = [name for name in names if name not in KNOWN_MODELS]
+    if unknown or not names:
+        problems.append(f"MODELS may list only {', '.join(KNOWN_MODELS)}; got {raw!r}")
+        return tuple(name for name in names if name in KNOWN_MODELS) or (DEFAULT_MODEL,)
+    return names
+
+
+def parse_keys(raw: str) -> tuple[ApiKey, ...]:
+    """Parse `GATEWAY_KEYS`: a JSON list of `{"name", "sha256"}`. Raises ValueError saying why."""
+    try:
+        entries = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"GATEWAY_KEYS is not valid JSON ({exc.msg})") from None
+    if not isinstance(entries, list):
+        raise ValueError("GATEWAY_KEYS must be a JSON list of {\"name\", \"sha256\"} objects")
+    return tuple(_parse_key(index, entry) for index, entry in enumerate(entries))
+
+
+def _parse_key(index: int, entry: Any) -> ApiKey:
+    where = f"GATEWAY_KEYS[{index}]"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be an object with \"name\" and \"sha256\"")
+    name, digest = entry.get("name"), entry.get("sha256")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{where}.name must be a non-empty string")
+    if not isinstance(digest, str) or not _SHA256_HEX.match(digest.lower()):
+        raise ValueError(f"{where}.sha256 must be 64 hex characters (the SHA-256 of the key)")
+    return ApiKey(name=name, sha256=bytes.fromhex(digest))
+
+
+def _keys(env: Any, problems: list[str]) -> tuple[ApiKey, ...]:
+    raw = _raw(env, "GATEWAY_KEYS")
+    if raw is None or not raw.strip():
+        return ()
+    try:
+        return parse_keys(raw)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return ()
+
+
+def read_settings(env: Any) -> Settings:
+    problems: list[str] = []
+    # Keyword arguments are evaluated in order, so `problems` is complete when it is read last.
+    return Settings(
+        models=_models(env, problems),
+        keys=_keys(env, problems),
+        max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 10 * 1024 * 1024, 1024, 100 * 1024 * 1024, problems)),
+        upstream_timeout_s=_number(env, "UPSTREAM_TIMEOUT_S", 120.0, 0.01, 900.0, problems),
+        stream_idle_timeout_s=_number(env, "STREAM_IDLE_TIMEOUT_S", 60.0, 0.01, 900.0, problems),
+        capacity_retries=int(_number(env, "CAPACITY_RETRIES", 2, 0, 5, problems)),
+        retry_base_s=_number(env, "RETRY_BASE_MS", 250, 0, 10_000, problems) / 1000,
+        log_prompts=_flag(env, "LOG_PROMPTS", problems),
+        problems=tuple(problems),
+    )

@@ -1,0 +1,52 @@
+"""A small router: exact paths, and one trailing `{name:path}` parameter for model names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._errors import MethodNotAllowed, NotFound
+from ._http import ASGIApp, Receive, Scope, Send, context_of
+
+__all__ = ["Route", "Router"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    endpoint: ASGIApp
+
+    def match(self, path: str) -> dict[str, str] | None:
+        head, brace, tail = self.path.partition("{")
+        if not brace:
+            return {} if path == self.path else None
+        if not path.startswith(head) or len(path) == len(head):
+            return None
+        name = tail.split(":", 1)[0].rstrip("}")
+        return {name: path[len(head):]}
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        allowed: list[str] = []
+        for route in self.routes:
+            params = route.match(path)
+            if params is None:
+                continue
+            if route.method != method and not (method == "HEAD" and route.method == "GET"):
+                allowed.append(route.method)
+                continue
+            scope["path_params"] = params
+            context_of(scope).route = route.path
+            await route.endpoint(scope, receive, send)
+            return
+        if allowed:
+            raise MethodNotAllowed(
+                f"{method} is not allowed on {path}. Allowed: {', '.join(sorted(set(allowed)))}.",
+                headers={"allow": ", ".join(sorted(set(allowed)))},
+            )
+        raise NotFound(f"There is no route {method} {path}. See README.md for the routes.", code="unknown_route")

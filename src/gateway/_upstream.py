@@ -1,0 +1,92 @@
+"""The AI backend interface, and the one place that calls it: retries, timeouts, error mapping.
+
+A backend's `run(model, inputs, options)` answers like `env.AI.run`: a dict when the upstream
+answered JSON, or a `ByteStream` of SSE bytes. Failures raise `WorkersAIError` (or another
+`UpstreamError`), whatever the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ._errors import ServiceUnavailable, UpstreamError, UpstreamTimeout, WorkersAIError
+
+__all__ = ["Backend", "ByteStream", "CallPolicy", "UpstreamResult", "call_upstream"]
+
+
+@runtime_checkable
+class ByteStream(Protocol):
+    """An upstream body read chunk by chunk; `aclose()` cancels the upstream read."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+UpstreamResult = dict[str, Any] | ByteStream
+
+
+class Backend(Protocol):
+    name: str
+
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult: ...
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    timeout_s: float
+    capacity_retries: int
+    retry_base_s: float
+
+
+async def call_upstream(
+    backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any], policy: CallPolicy
+) -> UpstreamResult:
+    """Call the backend; retry capacity errors with bounded backoff; cut a hang at the timeout.
+
+    Retrying is safe only here, before the first byte reaches the client.
+    """
+    deadline = time.monotonic() + policy.timeout_s
+    attempt = 0
+    while True:
+        try:
+            return await _attempt(backend, model, inputs, options, deadline - time.monotonic())
+        except WorkersAIError as exc:
+            delay = policy.retry_base_s * (2**attempt) * (0.5 + random.random() / 2)
+            if not exc.retryable:
+                raise
+            if attempt >= policy.capacity_retries or time.monotonic() + delay >= deadline:
+                raise _capacity_exhausted(exc, attempt + 1) from exc
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+async def _attempt(
+    backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any], budget_s: float
+) -> UpstreamResult:
+    if budget_s <= 0:
+        raise UpstreamTimeout("The model upstream did not answer in time.")
+    try:
+        return await asyncio.wait_for(backend.run(model, inputs, options), budget_s)
+    except asyncio.TimeoutError:
+        raise UpstreamTimeout(
+            f"The model upstream did not answer within {budget_s:.3g} s. Try again, or lower max_tokens."
+        ) from None
+    except UpstreamError:
+        raise
+    except Exception as exc:  # a backend bug or transport failure: name it, never a bare 500
+        raise UpstreamError(f"The model upstream failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _capacity_exhausted(exc: WorkersAIError, attempts: int) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"Workers AI is out of capacity for this model (error 3040) after {attempts} attempt"
+        f"{'s' if attempts > 1 else ''}. Retry after the time in the Retry-After header.",
+        code="3040",
+        retry_after=2.0,
+    )
