@@ -1,0 +1,102 @@
+"""`gateway serve`: the same ASGI app as the Worker, under uvicorn, with a local AI backend."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+from .._app import Gateway
+from .._config import read_settings
+from .._upstream import Backend
+from ..emulator import Emulator, Faults
+from ..keys import key_entry, new_key
+from .backends import RestBackend, OpenAIBackend
+from .config import load_env
+
+__all__ = ["LocalApp", "build_local_app", "choose_backend", "serve", "BACKENDS"]
+
+BACKENDS = ("emulator", "rest", "openai")
+
+
+def choose_backend(env: dict[str, str]) -> str:
+    if env.get("CLOUDFLARE_ACCOUNT_ID") and env.get("CLOUDFLARE_API_TOKEN"):
+        return "rest"
+    if env.get("UPSTREAM_BASE_URL"):
+        return "openai"
+    return "emulator"
+
+
+def make_backend(name: str, env: dict[str, str]) -> Backend:
+    if name == "rest":
+        missing = [v for v in ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN") if not env.get(v)]
+        if missing:
+            raise SystemExit(f"--backend rest needs {' and '.join(missing)} (in .dev.vars or the environment).")
+        return RestBackend(env["CLOUDFLARE_ACCOUNT_ID"], env["CLOUDFLARE_API_TOKEN"])
+    if name == "openai":
+        if not env.get("UPSTREAM_BASE_URL"):
+            raise SystemExit("--backend openai needs UPSTREAM_BASE_URL, e.g. http://127.0.0.1:8000/v1.")
+        return OpenAIBackend(env["UPSTREAM_BASE_URL"], env.get("UPSTREAM_API_KEY"), model=env.get("UPSTREAM_MODEL"))
+    try:
+        faults = Faults.parse(env.get("EMULATOR_FAULTS", ""))
+        delay = float(env.get("EMULATOR_TOKEN_DELAY_MS", "") or Emulator.token_delay_ms)
+    except ValueError as exc:
+        raise SystemExit(f"Bad emulator setting: {exc}") from None
+    return Emulator(token_delay_ms=delay, faults=faults)
+
+
+@dataclass
+class LocalApp:
+    app: Gateway
+    backend: Backend
+    env: dict[str, str]
+    generated_key: str | None
+
+
+def build_local_app(root: Path, backend_name: str | None = None, environ: dict[str, str] | None = None) -> LocalApp:
+    env = load_env(root, environ)
+    generated = None
+    if not env.get("GATEWAY_KEYS", "").strip():
+        # Never serve open: make a key for this run only, and say so.
+        generated = new_key()
+        env["GATEWAY_KEYS"] = json.dumps([key_entry("local-dev", generated)])
+    backend = make_backend(backend_name or choose_backend(env), env)
+    app = Gateway(backend=backend, env=SimpleNamespace(**env))
+    return LocalApp(app=app, backend=backend, env=env, generated_key=generated)
+
+
+def banner(local: LocalApp, url: str) -> str:
+    settings = read_settings(SimpleNamespace(**local.env))
+    lines = [
+        "gpt-oss gateway (local server)",
+        f"  url:      {url}",
+        f"  backend:  {local.backend.name}" + ("  (offline emulator: answers are NOT the model's)"
+                                                if local.backend.name == "emulator" else ""),
+        f"  models:   {', '.join(settings.models)}",
+    ]
+    if local.generated_key:
+        lines += [f"  key:      {local.generated_key}",
+                  "            (made for this run because GATEWAY_KEYS is not set; shown only here)"]
+    else:
+        lines.append(f"  keys:     {len(settings.keys)} from GATEWAY_KEYS")
+    lines += [f"  problem:  {problem}" for problem in settings.problems]
+    lines.append(f"  try:      curl {url}/healthz")
+    return "\n".join(lines)
+
+
+def serve(host: str, port: int, backend_name: str | None, root: Path) -> int:
+    import uvicorn
+
+    local = build_local_app(root, backend_name)
+    config = uvicorn.Config(local.app, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    shown_host = f"[{host}]" if ":" in host else host
+    print(banner(local, f"http://{shown_host}:{port}"), flush=True)
+    server.run()
+    print("gateway stopped", file=sys.stderr, flush=True)
+    return 0
+
+

@@ -1,0 +1,390 @@
+// Runs the Worker inside real Pyodide under Node, offline, the way workerd would,
+// and reports what happened as JSON.
+//
+//   node tests/conformance/harness.mjs --plan plan.json --out result.json
+//
+// The plan (written by tests/conformance/_driver.py) names the Pyodide package
+// directory, the SDK wheel(s), the app source directory and the cases to run.
+// One process boots Pyodide once and runs every case in turn; cases are
+// sequential so that Python's stdout/stderr can be attributed to one case.
+
+import { readFile, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+
+import {
+  Ai,
+  Clock,
+  ExecutionContext,
+  ProbeLog,
+  Ratelimit,
+  WaitUntilTracker,
+  describeError,
+  retainAwaitable,
+} from "./doubles.mjs";
+
+const APP_DIR_IN_PYODIDE = "/session/metadata"; // where workerd puts the Worker's modules
+const HARNESS_DIR_IN_PYODIDE = "/conformance";
+const ORIGIN = "https://gateway.test";
+
+// Which Worker class a case talks to: [module, class].
+const WORKERS = {
+  gateway: ["entry", "Default"],
+  probe: ["probe_entry", "Default"],
+  trivial: ["probe_entry", "TrivialWorker"],
+};
+
+// ---------------------------------------------------------------------------
+// Booting Pyodide with what workerd provides
+// ---------------------------------------------------------------------------
+
+/** Python output goes to whichever case is running, so a case reports its own logs. */
+const output = {
+  sink: [],
+  write(stream, line) {
+    this.sink.push(`${stream}: ${line}`);
+  },
+};
+
+async function bootPyodide(pyodideDir) {
+  const { loadPyodide } = await import(pathToFileURL(path.join(pyodideDir, "pyodide.mjs")).href);
+  const started = performance.now();
+  const pyodide = await loadPyodide({
+    indexURL: pyodideDir + path.sep,
+    stdout: (line) => output.write("stdout", line),
+    stderr: (line) => output.write("stderr", line),
+  });
+  return { pyodide, bootMs: performance.now() - started };
+}
+
+/** Pure-Python wheels go straight into site-packages; no micropip, no network. */
+async function installWheels(pyodide, wheelPaths) {
+  const sitePackages = pyodide.runPython("import sysconfig; sysconfig.get_path('purelib')");
+  for (const wheelPath of wheelPaths) {
+    const bytes = await readFile(wheelPath);
+    // unpackArchive refuses a Node Buffer: hand it a plain Uint8Array.
+    pyodide.unpackArchive(new Uint8Array(bytes), "wheel", { extractDir: sitePackages });
+  }
+}
+
+/**
+ * The per-request state the runtime modules need: the env of the case being
+ * run (cloudflare:workers exposes it as `env`) and its waitUntil tracker.
+ */
+const current = { env: {}, tracker: null };
+
+/** The two modules workerd registers before the SDK is imported. */
+function registerRuntimeModules(pyodide, compatFlags) {
+  pyodide.registerJsModule("_cloudflare_compat_flags", compatFlags);
+  const patched = new WeakSet();
+  pyodide.registerJsModule("_pyodide_entrypoint_helper", {
+    cloudflareWorkersModule: {
+      get env() {
+        return current.env;
+      },
+      waitUntil(awaitable) {
+        current.tracker.track(retainAwaitable(awaitable));
+      },
+    },
+    cloudflareSocketsModule: {
+      connect() {
+        throw new Error("cloudflare:sockets is not available in the conformance harness");
+      },
+    },
+    async doAnImport(name) {
+      throw new Error(`JS module imports are not available in the conformance harness: ${name}`);
+    },
+    *patch_env_helper(patch) {
+      const saved = current.env;
+      current.env = Object.assign(Object.create(saved), patch.toJs?.() ?? patch);
+      try {
+        yield;
+      } finally {
+        current.env = saved;
+      }
+    },
+    patchWaitUntil(ctx) {
+      // Same guard as workerd: only a real ExecutionContext is patched.
+      if (Object.prototype.toString.call(ctx) !== "[object ExecutionContext]") return;
+      if (patched.has(ctx)) return;
+      const original = ctx.waitUntil.bind(ctx);
+      ctx.waitUntil = (awaitable) => original(retainAwaitable(awaitable));
+      patched.add(ctx);
+    },
+  });
+}
+
+/** Copy a host directory tree into the Pyodide filesystem (skipping caches). */
+async function copyTree(pyodide, hostDir, pyodideDir) {
+  pyodide.FS.mkdirTree(pyodideDir);
+  for (const entry of await readdir(hostDir, { withFileTypes: true })) {
+    if (entry.name === "__pycache__" || entry.name.startsWith(".")) continue;
+    const hostPath = path.join(hostDir, entry.name);
+    const target = `${pyodideDir}/${entry.name}`;
+    if (entry.isDirectory()) {
+      await copyTree(pyodide, hostPath, target);
+    } else if (entry.isFile()) {
+      pyodide.FS.writeFile(target, new Uint8Array(await readFile(hostPath)));
+    }
+  }
+}
+
+function addToSysPath(pyodide, dirs) {
+  const sys = pyodide.pyimport("sys");
+  for (const dir of [...dirs].reverse()) sys.path.insert(0, dir);
+  sys.destroy();
+}
+
+function pythonErrorText(error) {
+  // A PythonError's message is the whole traceback; keep its informative tail.
+  const text = error instanceof Error ? error.message : String(error);
+  return text.length > 4000 ? "…" + text.slice(-4000) : text;
+}
+
+/** Import the SDK, then the app, timing each; the app's own cost is the difference. */
+function importModules(pyodide) {
+  // import_timer needs only the stdlib, so nothing of the SDK is loaded before it is timed.
+  const timer = pyodide.pyimport("import_timer");
+  const imports = {};
+  const timed = (name) => JSON.parse(timer.timed_import(name));
+  imports.sdk = timed("workers");
+  imports.sdk_asgi = timed("workers.asgi");
+  try {
+    imports.gateway = timed("entry");
+  } catch (error) {
+    imports.gateway = { error: pythonErrorText(error) };
+  }
+  imports.probe = timed("probe_entry");
+  return imports;
+}
+
+function lookupWorkers(pyodide, imports) {
+  const classes = {};
+  for (const [name, [module, cls]] of Object.entries(WORKERS)) {
+    if (name === "gateway" && imports.gateway.error) continue;
+    // Kept for the life of the process: destroying the module would destroy the class too.
+    classes[name] = pyodide.pyimport(module)[cls];
+  }
+  return classes;
+}
+
+// ---------------------------------------------------------------------------
+// Running one case
+// ---------------------------------------------------------------------------
+
+function buildEnv(spec, clock, isPyProxy) {
+  const ai = new Ai(spec.ai ?? [], clock, isPyProxy);
+  const ratelimits = Object.fromEntries(
+    Object.entries(spec.ratelimits ?? {}).map(([name, outcomes]) => [name, new Ratelimit(outcomes, clock)]),
+  );
+  const probe = new ProbeLog(clock);
+  const env = { AI: ai, PROBE: probe, ...ratelimits, ...(spec.env ?? {}) };
+  for (const name of spec.omit ?? []) delete env[name];
+  return { env, ai, ratelimits, probe };
+}
+
+function buildRequest(spec) {
+  const init = { method: spec.method ?? "GET", headers: spec.headers ?? {} };
+  if (spec.body_b64 !== undefined && spec.body_b64 !== null) {
+    init.body = new Uint8Array(Buffer.from(spec.body_b64, "base64"));
+  }
+  return new Request(ORIGIN + spec.path, init);
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Whether the client should hang up now, per the case's `read` instructions. */
+function shouldCancel(read, chunkCount, text) {
+  if (!read) return false;
+  if (read.cancel_after_chunks !== undefined && chunkCount >= read.cancel_after_chunks) return true;
+  return read.cancel_after_text !== undefined && text.includes(read.cancel_after_text);
+}
+
+/** Read the body chunk by chunk, like a client would, timestamping each chunk. */
+async function readBody(response, read, clock, timeoutMs) {
+  const result = { chunks: [], client_cancelled: null, error: null };
+  if (!response.body) return result;
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for (;;) {
+      const { done, value } = await withTimeout(reader.read(), timeoutMs, "reading the response body");
+      if (done) break;
+      const bytes = new Uint8Array(value);
+      result.chunks.push({ t_ms: clock.now(), b64: Buffer.from(bytes).toString("base64") });
+      text += decoder.decode(bytes, { stream: true });
+      if (shouldCancel(read, result.chunks.length, text)) {
+        result.client_cancelled = { t_ms: clock.now() };
+        await reader.cancel(read.reason ?? "client disconnected");
+        break;
+      }
+    }
+  } catch (error) {
+    result.error = describeError(error);
+    await reader.cancel("harness gave up").catch(() => {});
+  }
+  return result;
+}
+
+async function runCase(spec, context) {
+  const { runtime, workers, isPyProxy } = context;
+  const clock = new Clock();
+  const logs = [];
+  output.sink = logs;
+  const { env, ai, ratelimits, probe } = buildEnv(spec, clock, isPyProxy);
+  const tracker = new WaitUntilTracker(clock);
+  Object.assign(current, { env, tracker });
+  const timeoutMs = spec.timeout_ms ?? 10000;
+  const outcome = { name: spec.name, error: null, status: null, headers: [], t_response_ms: null };
+
+  const workerClass = workers[spec.app];
+  if (!workerClass) {
+    outcome.error = { name: "HarnessError", message: `app ${spec.app} is not loaded (did its import fail?)` };
+  } else {
+    try {
+      const request = buildRequest(spec.request);
+      const response = await withTimeout(
+        runtime.call_fetch(workerClass, new ExecutionContext(tracker), env, request),
+        timeoutMs,
+        "waiting for the Response",
+      );
+      outcome.t_response_ms = clock.now();
+      outcome.status = response.status;
+      outcome.headers = [...response.headers.entries()];
+      Object.assign(outcome, await readBody(response, spec.read, clock, timeoutMs));
+      outcome.t_end_ms = clock.now();
+    } catch (error) {
+      outcome.error = { ...describeError(error), message: pythonErrorText(error) };
+    }
+  }
+  // Give cancellations and waitUntil work time to land before reading the doubles.
+  await new Promise((resolve) => setTimeout(resolve, spec.settle_ms ?? 20));
+  outcome.wait_until = await tracker.settle(spec.settle_timeout_ms ?? 2000);
+  outcome.ai = ai.report();
+  outcome.ratelimits = Object.fromEntries(Object.entries(ratelimits).map(([k, rl]) => [k, rl.calls]));
+  outcome.probe = probe.events;
+  outcome.logs = logs;
+  output.sink = [];
+  return outcome;
+}
+
+// ---------------------------------------------------------------------------
+// Figures: per-request overhead of the full Worker against a trivial ASGI app
+// ---------------------------------------------------------------------------
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** One request through a Worker class, body read in full: wall time in ms. */
+async function timeOneRequest(context, workerClass, env, requestSpec, tracker) {
+  const started = performance.now();
+  const response = await context.runtime.call_fetch(workerClass, new ExecutionContext(tracker), env, buildRequest(requestSpec));
+  await response.arrayBuffer();
+  return { ms: performance.now() - started, status: response.status };
+}
+
+async function runBench(spec, context) {
+  // The first subject whose app loaded: the gateway, or a stand-in while it cannot import.
+  const subject = spec.subjects.find((candidate) => context.workers[candidate.app]);
+  const clock = new Clock();
+  output.sink = [];
+  // One env for the whole run, as an isolate keeps its env; a fresh ctx per request.
+  const { env } = buildEnv(subject, clock, context.isPyProxy);
+  const tracker = new WaitUntilTracker(clock);
+  Object.assign(current, { env, tracker });
+  const timings = { full: [], trivial: [] };
+  const statuses = new Set();
+  const total = spec.warmup + spec.iterations;
+  for (let i = 0; i < total; i++) {
+    // Interleave, alternating which goes first, so drift and GC hit both alike.
+    const order = i % 2 ? ["trivial", "full"] : ["full", "trivial"];
+    for (const which of order) {
+      const workerClass = context.workers[which === "full" ? subject.app : "trivial"];
+      const { ms, status } = await timeOneRequest(context, workerClass, env, subject.request, tracker);
+      if (which === "full") statuses.add(status);
+      if (i >= spec.warmup) timings[which].push(ms);
+    }
+  }
+  await tracker.settle(2000);
+  const full = median(timings.full);
+  const trivial = median(timings.trivial);
+  return {
+    app: subject.app,
+    iterations: spec.iterations,
+    warmup: spec.warmup,
+    full_statuses: [...statuses],
+    full_median_ms: full,
+    full_p90_ms: percentile(timings.full, 90),
+    trivial_median_ms: trivial,
+    trivial_p90_ms: percentile(timings.trivial, 90),
+    ratio: full / trivial,
+    logs: output.sink.slice(0, 50),
+  };
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  const { values } = parseArgs({ options: { plan: { type: "string" }, out: { type: "string" } } });
+  if (!values.plan) throw new Error("usage: node harness.mjs --plan plan.json [--out result.json]");
+  const plan = JSON.parse(await readFile(values.plan, "utf8"));
+
+  const { pyodide, bootMs } = await bootPyodide(plan.pyodide_dir);
+  registerRuntimeModules(pyodide, plan.compat_flags);
+  await installWheels(pyodide, plan.wheels);
+  await copyTree(pyodide, plan.app_dir, APP_DIR_IN_PYODIDE);
+  await copyTree(pyodide, plan.in_pyodide_dir, HARNESS_DIR_IN_PYODIDE);
+  addToSysPath(pyodide, [APP_DIR_IN_PYODIDE, HARNESS_DIR_IN_PYODIDE]);
+
+  const imports = importModules(pyodide);
+  const runtime = pyodide.pyimport("conformance_runtime");
+  const context = {
+    runtime,
+    workers: lookupWorkers(pyodide, imports),
+    isPyProxy: (value) => value instanceof pyodide.ffi.PyProxy,
+  };
+  const result = {
+    runtime: { ...JSON.parse(runtime.runtime_versions()), node: process.version, boot_ms: bootMs },
+    imports,
+    boot_logs: output.sink,
+    cases: {},
+    bench: null,
+  };
+  for (const spec of plan.cases) {
+    process.stderr.write(`case ${spec.name}\n`);
+    result.cases[spec.name] = await runCase(spec, context);
+  }
+  if (plan.bench) {
+    process.stderr.write("bench\n");
+    result.bench = await runBench(plan.bench, context).catch((error) => ({ error: pythonErrorText(error) }));
+  }
+  const text = JSON.stringify(result, null, 1);
+  if (values.out) await writeFile(values.out, text);
+  else process.stdout.write(text + "\n");
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    // Print the message only: Node would otherwise echo the minified line of
+    // pyodide.asm.js the error came from, which is megabytes long.
+    process.stderr.write(`harness failed: ${pythonErrorText(error)}\n${error?.stack?.split("\n").slice(1, 6).join("\n") ?? ""}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,41 @@
+"""What workerd does around a Python Worker, for the conformance harness.
+
+Runs inside Pyodide only. workerd builds a ``WorkerEntrypoint`` subclass as
+``Cls(ctx, env)`` for each request and calls its methods through
+``introspection.wrapper_func``: every argument goes through ``python_from_rpc``
+(so a JS ``Request`` reaches ``fetch`` as a ``workers.Request``) and the result
+through ``python_to_rpc``. The harness calls the Worker the same way, so the app
+meets the objects it meets in production.
+
+Helpers return JSON text rather than Python objects, so no proxy crosses back to
+the harness and nothing needs destroying.
+"""
+
+import json
+import sys
+from inspect import isawaitable
+from typing import Any
+
+from workers.rpc import python_from_rpc, python_to_rpc
+
+
+async def call_fetch(worker_class: type, ctx: Any, env: Any, request: Any) -> Any:
+    """Construct the Worker and call its fetch, as workerd does for one request."""
+    worker = worker_class(ctx, env)
+    result = worker.fetch(python_from_rpc(request))
+    if isawaitable(result):
+        result = await result
+    return python_to_rpc(result)
+
+
+def runtime_versions() -> str:
+    import pyodide
+    import workers
+
+    return json.dumps(
+        {
+            "python": sys.version.split()[0],
+            "pyodide": pyodide.__version__,
+            "workers_sdk_path": workers.__file__,
+        }
+    )
