@@ -10,4 +10,4 @@ from ._config import Settings, read_settings
 from ._errors import GatewayError, WorkersAIError
 from ._upstream import Backend, ByteStream
 
-__all__ = ["Gateway", "Settings", "read_settings", "GatewayError", "WorkersAIError", "Backend", "ByteStream"]
+__all__ = ["Backend", "ByteStream", "Gateway", "GatewayError", "Settings", "WorkersAIError", "read_settings"]

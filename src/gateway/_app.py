@@ -17,7 +17,7 @@ from ._routing import Route, Router
 from ._state import BACKEND_KEY, SETTINGS_KEY
 from ._upstream import Backend
 
-__all__ = ["Gateway", "ROUTES", "PUBLIC_PATHS"]
+__all__ = ["PUBLIC_PATHS", "ROUTES", "Gateway"]
 
 ROUTES = [
     Route("GET", "/healthz", healthz),

@@ -23,8 +23,9 @@ def presented_key(scope: Scope) -> str | None:
     if authorization is not None:
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized(f"The Authorization header must be `Bearer <key>`. {_HOW_TO_SEND}",
-                               code="invalid_api_key")
+            raise Unauthorized(
+                f"The Authorization header must be `Bearer <key>`. {_HOW_TO_SEND}", code="invalid_api_key"
+            )
         return value.strip()
     api_key = header(scope, b"x-api-key")
     return api_key.strip() if api_key is not None else None

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ApiKey", "Settings", "KNOWN_MODELS", "DEFAULT_MODEL", "read_settings"]
+__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "ApiKey", "Settings", "read_settings"]
 
 DEFAULT_MODEL = "@cf/openai/gpt-oss-120b"
 # The models whose input schema the gateway knows; the allow-list may only name these.
@@ -88,14 +88,14 @@ def parse_keys(raw: str) -> tuple[ApiKey, ...]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"GATEWAY_KEYS is not valid JSON ({exc.msg})") from None
     if not isinstance(entries, list):
-        raise ValueError("GATEWAY_KEYS must be a JSON list of {\"name\", \"sha256\"} objects")
+        raise ValueError('GATEWAY_KEYS must be a JSON list of {"name", "sha256"} objects')
     return tuple(_parse_key(index, entry) for index, entry in enumerate(entries))
 
 
 def _parse_key(index: int, entry: Any) -> ApiKey:
     where = f"GATEWAY_KEYS[{index}]"
     if not isinstance(entry, dict):
-        raise ValueError(f"{where} must be an object with \"name\" and \"sha256\"")
+        raise ValueError(f'{where} must be an object with "name" and "sha256"')
     name, digest = entry.get("name"), entry.get("sha256")
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where}.name must be a non-empty string")

@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ._http import ASGIApp, CONTEXT_KEY, Message, Receive, RequestContext, Scope, Send, header
+from ._http import CONTEXT_KEY, ASGIApp, Message, Receive, RequestContext, Scope, Send, header
 from ._pricing import cost_usd
 
-__all__ = ["RequestContextMiddleware", "LogSink"]
+__all__ = ["LogSink", "RequestContextMiddleware"]
 
 LogSink = Callable[[str], None]
 

@@ -22,23 +22,24 @@ the data needed by all of them lives here.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 __all__ = [
+    "Forbidden",
     "GatewayError",
     "InvalidRequest",
-    "ModelNotServed",
-    "Unauthorized",
-    "Forbidden",
-    "NotFound",
     "MethodNotAllowed",
+    "ModelNotServed",
+    "NotFound",
     "PayloadTooLarge",
-    "UnsupportedMediaType",
     "RateLimited",
     "ServiceUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
     "UpstreamError",
-    "WorkersAIError",
     "UpstreamTimeout",
+    "WorkersAIError",
     "parse_workers_ai_error",
 ]
 
@@ -171,6 +172,12 @@ class WorkersAIError(UpstreamError):
         self.type = info.type
         self.cf_code = code
         self.retryable = info.retryable
+        if code == 3036 and self.retry_after is None:
+            self.retry_after = _seconds_to_utc_midnight()  # the daily allocation resets then
+
+
+def _seconds_to_utc_midnight() -> float:
+    return 86400 - time.time() % 86400
 
 
 _CODE_MESSAGE = re.compile(r"\b([1-9]\d{3}):\s*(.+)", re.DOTALL)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ._errors import InvalidRequest
-from ._schema import AnyOf, Array, Bool, Integer, Number, Obj, Spec, Str, check
+from ._schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str, check
 
-__all__ = ["Form", "FORM_NAMES", "detect_form", "validate_native", "CONTEXT_WINDOW"]
+__all__ = ["CONTEXT_WINDOW", "FORM_NAMES", "Form", "detect_form", "validate_native"]
 
 Form = Literal["prompt", "messages", "responses", "batch", "poll"]
 
@@ -59,7 +59,7 @@ _CONTENT_PART = Obj({"type": Str(min_length=1)}, required=("type",), closed=Fals
 _MESSAGE = Obj(
     {
         "role": Str(enum=_ROLES),
-        "content": AnyOf((Str(), Array(_CONTENT_PART))),
+        "content": AnyOf((Str(), Array(_CONTENT_PART), Null())),
         "name": Str(),
         "tool_call_id": Str(),
         "tool_calls": Array(Obj(closed=False)),
@@ -68,13 +68,20 @@ _MESSAGE = Obj(
     closed=False,
 )
 
-_FUNCTION_TOOL = Obj({"name": Str(min_length=1), "description": Str(), "parameters": Obj(closed=False)},
-                     required=("name",), closed=False)
+_FUNCTION_TOOL = Obj(
+    {"name": Str(min_length=1), "description": Str(), "parameters": Obj(closed=False)}, required=("name",), closed=False
+)
 
 # Workers AI takes both `{name, description, parameters}` and OpenAI's `{type, function}`.
 _TOOL = Obj(
-    {"type": Str(enum=("function",)), "function": _FUNCTION_TOOL, "name": Str(min_length=1),
-     "description": Str(), "parameters": Obj(closed=False), "strict": Bool()},
+    {
+        "type": Str(enum=("function",)),
+        "function": _FUNCTION_TOOL,
+        "name": Str(min_length=1),
+        "description": Str(),
+        "parameters": Obj(closed=False),
+        "strict": Bool(),
+    },
     closed=False,
 )
 
@@ -84,23 +91,40 @@ _TOOL_CHOICE = AnyOf((Str(enum=("auto", "none", "required")), Obj(closed=False))
 
 FORM_SPECS: dict[Form, Obj] = {
     "prompt": Obj(
-        {"prompt": Str(min_length=1), "raw": Bool(), "lora": Str(min_length=1),
-         "response_format": _RESPONSE_FORMAT, **_SAMPLING},
+        {
+            "prompt": Str(min_length=1),
+            "raw": Bool(),
+            "lora": Str(min_length=1),
+            "response_format": _RESPONSE_FORMAT,
+            **_SAMPLING,
+        },
         required=("prompt",),
     ),
     "messages": Obj(
-        {"messages": Array(_MESSAGE, min_items=1), "functions": Array(Obj(
-            {"name": Str(min_length=1), "code": Str(min_length=1)}, required=("name", "code"))),
-         "tools": Array(_TOOL), "tool_choice": _TOOL_CHOICE, "response_format": _RESPONSE_FORMAT,
-         "raw": Bool(), **_SAMPLING},
+        {
+            "messages": Array(_MESSAGE, min_items=1),
+            "functions": Array(Obj({"name": Str(min_length=1), "code": Str(min_length=1)}, required=("name", "code"))),
+            "tools": Array(_TOOL),
+            "tool_choice": _TOOL_CHOICE,
+            "response_format": _RESPONSE_FORMAT,
+            "raw": Bool(),
+            **_SAMPLING,
+        },
         required=("messages",),
     ),
     "responses": Obj(
-        {"input": AnyOf((Str(min_length=1), Array(Obj(closed=False), min_items=1))),
-         "instructions": Str(), "reasoning": _REASONING, "stream": Bool(),
-         "max_output_tokens": Integer(1, CONTEXT_WINDOW), "temperature": Number(0, 5),
-         "top_p": Number(0.001, 1), "tools": Array(Obj(closed=False)), "tool_choice": _TOOL_CHOICE,
-         "text": Obj(closed=False)},
+        {
+            "input": AnyOf((Str(min_length=1), Array(Obj(closed=False), min_items=1))),
+            "instructions": Str(),
+            "reasoning": _REASONING,
+            "stream": Bool(),
+            "max_output_tokens": Integer(1, CONTEXT_WINDOW),
+            "temperature": Number(0, 5),
+            "top_p": Number(0.001, 1),
+            "tools": Array(Obj(closed=False)),
+            "tool_choice": _TOOL_CHOICE,
+            "text": Obj(closed=False),
+        },
         required=("input",),
     ),
     "batch": Obj({"requests": Array(Obj(closed=False), min_items=1, max_items=10_000)}, required=("requests",)),
@@ -120,8 +144,10 @@ def detect_form(body: dict[str, Any], *, path: str = "") -> Form:
         )
     if len(present) > 1:
         forms = " and ".join(f"`{name}` ({FORM_NAMES[_MARKERS[name]]} form)" for name in present)
-        raise InvalidRequest(f"The body mixes input forms: {forms}. Send exactly one form.",
-                             param=present[1] if not path else f"{path}.{present[1]}")
+        raise InvalidRequest(
+            f"The body mixes input forms: {forms}. Send exactly one form.",
+            param=present[1] if not path else f"{path}.{present[1]}",
+        )
     return _MARKERS[present[0]]
 
 
@@ -155,17 +181,20 @@ def _check_messages(messages: list[dict[str, Any]], path: str) -> None:
     for index, message in enumerate(messages):
         where = f"{path}.messages[{index}]" if path else f"messages[{index}]"
         # An assistant turn that only calls tools has no content; every other turn needs it.
-        if "content" not in message and not (message.get("role") == "assistant" and message.get("tool_calls")):
-            raise InvalidRequest(f"`{where}.content` is required for a {message['role']} message.",
-                                 param=f"{where}.content")
+        if message.get("content") is None and not (message.get("role") == "assistant" and message.get("tool_calls")):
+            raise InvalidRequest(
+                f"`{where}.content` is required for a {message['role']} message.", param=f"{where}.content"
+            )
 
 
 def _check_tools(tools: list[dict[str, Any]], path: str) -> None:
     for index, tool in enumerate(tools):
         if "name" not in tool and "function" not in tool:
             where = f"{path}.tools[{index}]" if path else f"tools[{index}]"
-            raise InvalidRequest(f"`{where}` needs `name` or `function`: {{\"type\": \"function\", "
-                                 f"\"function\": {{\"name\": ...}}}}.", param=where)
+            raise InvalidRequest(
+                f'`{where}` needs `name` or `function`: {{"type": "function", "function": {{"name": ...}}}}.',
+                param=where,
+            )
 
 
 def validate_native(body: dict[str, Any]) -> Form:
@@ -183,7 +212,5 @@ def _check_batch_item(item: dict[str, Any], path: str) -> None:
     if form in ("batch", "poll"):
         raise InvalidRequest(f"`{path}` must be a prompt, messages or Responses body, not a batch.", param=path)
     if item.get("stream"):
-        raise InvalidRequest(f"`{path}.stream` must be false: batch requests do not stream.",
-                             param=f"{path}.stream")
+        raise InvalidRequest(f"`{path}.stream` must be false: batch requests do not stream.", param=f"{path}.stream")
     _check_form(item, form, path)
-

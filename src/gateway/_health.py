@@ -11,6 +11,9 @@ __all__ = ["healthz"]
 async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
     settings = settings_of(scope)
     ready = not settings.problems and bool(settings.keys)
-    body = {"status": "ok" if ready else "unconfigured", "backend": backend_of(scope).name,
-            "models": list(settings.models)}
+    body = {
+        "status": "ok" if ready else "unconfigured",
+        "backend": backend_of(scope).name,
+        "models": list(settings.models),
+    }
     await send_json(send, 200 if ready else 503, body)

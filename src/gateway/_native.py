@@ -15,7 +15,7 @@ from ._sse import json_as_events, relay_events, stream_events
 from ._state import backend_of, settings_of
 from ._upstream import ByteStream, CallPolicy, UpstreamResult, call_upstream
 
-__all__ = ["run_native", "policy_for", "timed_call"]
+__all__ = ["policy_for", "run_native", "timed_call"]
 
 
 def policy_for(scope: Scope) -> CallPolicy:
@@ -62,8 +62,9 @@ async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
     context.extra["form"] = form
     result = await timed_call(scope, model, _upstream_inputs(body, form), _options(scope, form))
     if body.get("stream") is True:
-        await stream_events(scope, receive, send, _events(result, context, settings_of(scope).stream_idle_timeout_s),
-                            native_error_event)
+        await stream_events(
+            scope, receive, send, _events(result, context, settings_of(scope).stream_idle_timeout_s), native_error_event
+        )
         return
     if isinstance(result, ByteStream):
         await result.aclose()

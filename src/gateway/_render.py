@@ -8,7 +8,7 @@ from typing import Any
 from ._errors import GatewayError
 from ._sse import encode_event
 
-__all__ = ["is_native_path", "error_body", "error_headers", "native_error_event", "openai_error_body"]
+__all__ = ["error_body", "error_headers", "is_native_path", "native_error_event", "openai_error_body"]
 
 NATIVE_PREFIX = "/ai/run/"
 

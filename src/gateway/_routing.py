@@ -23,7 +23,7 @@ class Route:
         if not path.startswith(head) or len(path) == len(head):
             return None
         name = tail.split(":", 1)[0].rstrip("}")
-        return {name: path[len(head):]}
+        return {name: path[len(head) :]}
 
 
 class Router:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._errors import InvalidRequest
 
-__all__ = ["Spec", "Number", "Integer", "Str", "Bool", "Obj", "Array", "AnyOf", "AnyValue", "check", "describe"]
+__all__ = ["AnyOf", "AnyValue", "Array", "Bool", "Integer", "Null", "Number", "Obj", "Spec", "Str", "check", "describe"]
 
 
 class Spec:
@@ -105,6 +105,16 @@ class Bool(Spec):
 
 
 @dataclass(frozen=True)
+class Null(Spec):
+    def describe(self) -> str:
+        return "null"
+
+    def check(self, value: Any, path: str) -> None:
+        if value is not None:
+            raise _fail(path, self, value)
+
+
+@dataclass(frozen=True)
 class AnyValue(Spec):
     def describe(self) -> str:
         return "any JSON value"
@@ -186,7 +196,13 @@ class AnyOf(Spec):
 
 def _same_kind(spec: Spec, value: Any) -> bool:
     kinds: dict[type[Spec], type | tuple[type, ...]] = {
-        Str: str, Array: list, Obj: dict, Bool: bool, Number: (int, float), Integer: (int, float),
+        Str: str,
+        Array: list,
+        Obj: dict,
+        Bool: bool,
+        Number: (int, float),
+        Integer: (int, float),
+        Null: type(None),
     }
     expected = kinds.get(type(spec))
     if expected is None:

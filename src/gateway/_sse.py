@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ._errors import GatewayError, UpstreamError, UpstreamTimeout
-from ._http import Receive, RequestContext, Send, context_of, Scope
+from ._http import Receive, RequestContext, Scope, Send, context_of
 from ._upstream import ByteStream
 
-__all__ = ["EventFramer", "encode_event", "relay_events", "json_as_events", "stream_events", "DONE"]
+__all__ = ["DONE", "EventFramer", "encode_event", "json_as_events", "relay_events", "stream_events"]
 
 DONE = b"data: [DONE]\n\n"
 _DONE_LINE = re.compile(rb"(?:^|[\r\n])data: ?\[DONE\][\r\n]")
@@ -51,13 +51,12 @@ class EventFramer:
     def feed(self, chunk: bytes) -> bytes:
         """Return the complete events now available (possibly several, possibly none)."""
         data = self._pending + chunk
-        last_end = None
-        for last_end in _EVENT_END.finditer(data):
-            pass
-        if last_end is None:
+        ends = list(_EVENT_END.finditer(data))
+        if not ends:
             self._pending = data
             return b""
-        complete, self._pending = data[: last_end.end()], data[last_end.end() :]
+        cut = ends[-1].end()
+        complete, self._pending = data[:cut], data[cut:]
         if not self.done and _DONE_LINE.search(complete):
             self.done = True
         return complete
@@ -94,7 +93,7 @@ async def relay_events(upstream: ByteStream, context: RequestContext, idle_timeo
                 chunk = await asyncio.wait_for(chunks.__anext__(), idle_timeout_s)
             except StopAsyncIteration:
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise UpstreamTimeout(f"The model upstream sent nothing for {idle_timeout_s:g} s mid-stream.") from None
             except GatewayError:
                 raise
@@ -139,7 +138,7 @@ def _completion_as_chunk(result: dict[str, Any]) -> dict[str, Any]:
             message["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
         delta = {key: value for key, value in message.items() if value not in (None, [])}
         choices.append({"index": choice.get("index", 0), "delta": delta, "finish_reason": choice.get("finish_reason")})
-    chunk = {key: result[key] for key in ("id", "created", "model") if key in result}
+    chunk: dict[str, Any] = {key: result[key] for key in ("id", "created", "model") if key in result}
     return {**chunk, "object": "chat.completion.chunk", "choices": choices, "usage": result.get("usage")}
 
 
@@ -164,8 +163,13 @@ async def stream_events(
     context = context_of(scope)
     context.streamed = True
     all_headers = {**SSE_HEADERS, **(headers or {})}
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(k.encode(), v.encode()) for k, v in all_headers.items()]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(k.encode(), v.encode()) for k, v in all_headers.items()],
+        }
+    )
     pump = asyncio.ensure_future(_pump(events, send, context, error_event))
     watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
     try:
@@ -179,8 +183,9 @@ async def stream_events(
         await _close(events)
 
 
-async def _pump(events: AsyncIterator[bytes], send: Send, context: RequestContext,
-                error_event: Callable[[GatewayError], bytes]) -> None:
+async def _pump(
+    events: AsyncIterator[bytes], send: Send, context: RequestContext, error_event: Callable[[GatewayError], bytes]
+) -> None:
     try:
         async for chunk in events:
             await _send_chunk(send, context, chunk)
@@ -205,8 +210,9 @@ async def _send_chunk(send: Send, context: RequestContext, chunk: bytes) -> None
         raise _ClientGone() from exc
 
 
-async def _end_with_error(send: Send, context: RequestContext, exc: GatewayError,
-                          error_event: Callable[[GatewayError], bytes]) -> None:
+async def _end_with_error(
+    send: Send, context: RequestContext, exc: GatewayError, error_event: Callable[[GatewayError], bytes]
+) -> None:
     context.error = exc.message
     try:
         await _send_chunk(send, context, error_event(exc))

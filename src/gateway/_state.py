@@ -6,7 +6,7 @@ from ._config import Settings
 from ._http import Scope
 from ._upstream import Backend
 
-__all__ = ["SETTINGS_KEY", "BACKEND_KEY", "settings_of", "backend_of"]
+__all__ = ["BACKEND_KEY", "SETTINGS_KEY", "backend_of", "settings_of"]
 
 SETTINGS_KEY = "gateway.settings"
 BACKEND_KEY = "gateway.backend"

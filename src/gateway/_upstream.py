@@ -73,7 +73,7 @@ async def _attempt(
         raise UpstreamTimeout("The model upstream did not answer in time.")
     try:
         return await asyncio.wait_for(backend.run(model, inputs, options), budget_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise UpstreamTimeout(
             f"The model upstream did not answer within {budget_s:.3g} s. Try again, or lower max_tokens."
         ) from None

@@ -23,7 +23,7 @@ from typing import Any
 from ._errors import WorkersAIError
 from ._upstream import UpstreamResult
 
-__all__ = ["Emulator", "Faults", "EmulatedStream", "DEFAULT_TOKEN_DELAY_MS"]
+__all__ = ["DEFAULT_TOKEN_DELAY_MS", "EmulatedStream", "Emulator", "Faults"]
 
 # About 65 tokens a second: the pace gpt-oss-120b streams at on Workers AI, give or take.
 DEFAULT_TOKEN_DELAY_MS = 15.0
@@ -75,11 +75,18 @@ class _Plan:
 
     @property
     def output_tokens(self) -> int:
-        return len(self.reasoning) + len(self.answer) + sum(len(_tokens(c["function"]["arguments"])) for c in self.tool_calls)
+        return (
+            len(self.reasoning)
+            + len(self.answer)
+            + sum(len(_tokens(c["function"]["arguments"])) for c in self.tool_calls)
+        )
 
     def usage(self) -> dict[str, int]:
-        return {"prompt_tokens": self.input_tokens, "completion_tokens": self.output_tokens,
-                "total_tokens": self.input_tokens + self.output_tokens}
+        return {
+            "prompt_tokens": self.input_tokens,
+            "completion_tokens": self.output_tokens,
+            "total_tokens": self.input_tokens + self.output_tokens,
+        }
 
 
 def _tokens(text: str) -> list[str]:
@@ -143,15 +150,21 @@ def _wanted_tool(inputs: dict[str, Any], last_user: str) -> dict[str, Any] | Non
     if forced is not None:
         return forced
     lowered = last_user.lower()
-    return next((tool for tool in tools if tool["name"].lower() in lowered
-                 or tool["name"].lower().replace("_", " ") in lowered), None)
+    return next(
+        (
+            tool
+            for tool in tools
+            if tool["name"].lower() in lowered or tool["name"].lower().replace("_", " ") in lowered
+        ),
+        None,
+    )
 
 
 def _example(schema: Any, hint: str) -> Any:
     """A small value that satisfies a JSON schema: enough for clients to parse and validate."""
     if not isinstance(schema, dict):
         return hint
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     kind = schema.get("type")
     if isinstance(kind, list):
@@ -203,14 +216,20 @@ def plan(inputs: dict[str, Any]) -> _Plan:
     input_tokens = sum(len(_tokens(text)) + 4 for _, text in turns)
     effort = (inputs.get("reasoning") or {}).get("effort", "medium")
     words = len(last_user.split())
-    reasoning = _tokens(f"The user wrote {words} word{'' if words == 1 else 's'}. Reasoning effort is {effort}. "
-                        "I will answer directly.")
+    reasoning = _tokens(
+        f"The user wrote {words} word{'' if words == 1 else 's'}. Reasoning effort is {effort}. I will answer directly."
+    )
     tool = _wanted_tool(inputs, last_user) if turns and turns[-1][0] != "tool" else None
     calls, answer = [], []
     if tool is not None:
         arguments = json.dumps(_example(tool.get("parameters", {}), _hint(last_user)))
-        calls = [{"id": "call_" + _digest([inputs, "call"])[:16], "type": "function",
-                  "function": {"name": tool["name"], "arguments": arguments}}]
+        calls = [
+            {
+                "id": "call_" + _digest([inputs, "call"])[:16],
+                "type": "function",
+                "function": {"name": tool["name"], "arguments": arguments},
+            }
+        ]
     else:
         answer = _tokens(_answer(inputs, turns))
     result = _Plan(reasoning, answer, calls, input_tokens, "tool_calls" if calls else "stop")
@@ -232,33 +251,71 @@ def _limit(result: _Plan, max_tokens: int) -> _Plan:
 
 
 def _chat_completion(model: str, inputs: dict[str, Any], result: _Plan) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(result.answer) if not result.tool_calls else None,
-                               "reasoning_content": "".join(result.reasoning), "tool_calls": result.tool_calls}
-    return {"id": "chatcmpl-" + _digest(inputs), "object": "chat.completion", "created": int(time.time()),
-            "model": model, "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason}],
-            "usage": result.usage()}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(result.answer) if not result.tool_calls else None,
+        "reasoning_content": "".join(result.reasoning),
+        "tool_calls": result.tool_calls,
+    }
+    return {
+        "id": "chatcmpl-" + _digest(inputs),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason}],
+        "usage": result.usage(),
+    }
 
 
 def _responses_output(inputs: dict[str, Any], result: _Plan) -> list[dict[str, Any]]:
     key = _digest(inputs)
-    output: list[dict[str, Any]] = [{"id": "rs_" + key, "type": "reasoning", "summary": [],
-                                     "content": [{"type": "reasoning_text", "text": "".join(result.reasoning)}]}]
+    output: list[dict[str, Any]] = [
+        {
+            "id": "rs_" + key,
+            "type": "reasoning",
+            "summary": [],
+            "content": [{"type": "reasoning_text", "text": "".join(result.reasoning)}],
+        }
+    ]
     for call in result.tool_calls:
-        output.append({"id": "fc_" + key, "type": "function_call", "status": "completed", "call_id": call["id"],
-                       "name": call["function"]["name"], "arguments": call["function"]["arguments"]})
+        output.append(
+            {
+                "id": "fc_" + key,
+                "type": "function_call",
+                "status": "completed",
+                "call_id": call["id"],
+                "name": call["function"]["name"],
+                "arguments": call["function"]["arguments"],
+            }
+        )
     if not result.tool_calls:
-        output.append({"id": "msg_" + key, "type": "message", "role": "assistant", "status": "completed",
-                       "content": [{"type": "output_text", "text": "".join(result.answer), "annotations": []}]})
+        output.append(
+            {
+                "id": "msg_" + key,
+                "type": "message",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "".join(result.answer), "annotations": []}],
+            }
+        )
     return output
 
 
 def _response(model: str, inputs: dict[str, Any], result: _Plan) -> dict[str, Any]:
     usage = result.usage()
-    return {"id": "resp_" + _digest(inputs), "object": "response", "created_at": int(time.time()), "model": model,
-            "status": "completed" if result.finish_reason != "length" else "incomplete",
-            "output": _responses_output(inputs, result),
-            "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
-                      "total_tokens": usage["total_tokens"]}}
+    return {
+        "id": "resp_" + _digest(inputs),
+        "object": "response",
+        "created_at": int(time.time()),
+        "model": model,
+        "status": "completed" if result.finish_reason != "length" else "incomplete",
+        "output": _responses_output(inputs, result),
+        "usage": {
+            "input_tokens": usage["prompt_tokens"],
+            "output_tokens": usage["completion_tokens"],
+            "total_tokens": usage["total_tokens"],
+        },
+    }
 
 
 def _prompt_answer(result: _Plan) -> dict[str, Any]:
@@ -279,8 +336,12 @@ def _event(data: Any) -> bytes:
 
 
 def _chat_events(model: str, inputs: dict[str, Any], result: _Plan) -> list[bytes]:
-    head = {"id": "chatcmpl-" + _digest(inputs), "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": model}
+    head = {
+        "id": "chatcmpl-" + _digest(inputs),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         return _event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
@@ -383,8 +444,12 @@ class Emulator:
             raise WorkersAIError(self.faults.error, "Emulated upstream error.")
 
     def _stream(self, model: str, inputs: dict[str, Any]) -> EmulatedStream:
-        stream = EmulatedStream(stream_events(model, inputs), delay_s=self.token_delay_ms / 1000,
-                                first_delay_s=self.faults.slow_first_token_ms / 1000, faults=self.faults)
+        stream = EmulatedStream(
+            stream_events(model, inputs),
+            delay_s=self.token_delay_ms / 1000,
+            first_delay_s=self.faults.slow_first_token_ms / 1000,
+            faults=self.faults,
+        )
         self.streams = [*self.streams[-9:], stream]
         return stream
 
@@ -402,12 +467,13 @@ class Emulator:
         job["polls"] += 1
         if job["polls"] == 1:
             return {"status": "running", "request_id": request_id}
-        responses = [{"id": index, "success": True, "result": answer_json(job["model"], item)}
-                     for index, item in enumerate(job["requests"])]
+        responses = [
+            {"id": index, "success": True, "result": answer_json(job["model"], item)}
+            for index, item in enumerate(job["requests"])
+        ]
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         for item in job["requests"]:
             item_usage = plan(item).usage()
             for name in usage:
                 usage[name] += item_usage[name]
         return {"responses": responses, "usage": usage}
-

@@ -6,7 +6,7 @@ import hashlib
 import json
 import secrets
 
-__all__ = ["new_key", "key_entry", "sha256_hex"]
+__all__ = ["key_entry", "new_key", "sha256_hex"]
 
 KEY_PREFIX = "gw-"
 

@@ -16,7 +16,7 @@ import httpx
 from .._errors import UpstreamError, WorkersAIError, parse_workers_ai_error
 from .._upstream import UpstreamResult
 
-__all__ = ["HttpByteStream", "RestBackend", "OpenAIBackend", "CLOUDFLARE_API"]
+__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend"]
 
 CLOUDFLARE_API = "https://api.cloudflare.com/client/v4"
 
@@ -44,7 +44,9 @@ async def _read_json(response: httpx.Response) -> Any:
     try:
         return json.loads(body)
     except ValueError:
-        raise UpstreamError(f"The upstream answered HTTP {response.status_code} with a body that is not JSON.") from None
+        raise UpstreamError(
+            f"The upstream answered HTTP {response.status_code} with a body that is not JSON."
+        ) from None
 
 
 def _cloudflare_error(status: int, data: Any) -> UpstreamError:
@@ -65,12 +67,21 @@ class RestBackend:
 
     name = "rest"
 
-    def __init__(self, account_id: str, api_token: str, *, base_url: str = CLOUDFLARE_API,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        account_id: str,
+        api_token: str,
+        *,
+        base_url: str = CLOUDFLARE_API,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._path = f"/accounts/{account_id}/ai/run/"
-        self._client = httpx.AsyncClient(base_url=base_url, transport=transport,
-                                         headers={"authorization": f"Bearer {api_token}"},
-                                         timeout=httpx.Timeout(None, connect=10.0))
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            headers={"authorization": f"Bearer {api_token}"},
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
 
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
         params = {"queueRequest": "true"} if options.get("queueRequest") else {}
@@ -134,12 +145,22 @@ class OpenAIBackend:
 
     name = "openai"
 
-    def __init__(self, base_url: str, api_key: str | None = None, *, model: str | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        model: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), transport=transport, headers=headers,
-                                         timeout=httpx.Timeout(None, connect=10.0))
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            headers=headers,
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
 
     def _upstream_model(self, model: str) -> str:
         return self._model or model.rsplit("/", 1)[-1]
@@ -160,8 +181,11 @@ class OpenAIBackend:
             message = (data.get("error") or {}).get("message") if isinstance(data, dict) else None
             raise UpstreamError(f"The upstream answered HTTP {response.status_code}: {message or data}")
         if path == "/completions":
-            return {"response": "".join(c.get("text", "") for c in data.get("choices") or []),
-                    "usage": data.get("usage"), "tool_calls": []}
+            return {
+                "response": "".join(c.get("text", "") for c in data.get("choices") or []),
+                "usage": data.get("usage"),
+                "tool_calls": [],
+            }
         return data  # type: ignore[no-any-return]
 
     def _request_for(self, model: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ import os
 import tomllib
 from pathlib import Path
 
-__all__ = ["load_env", "parse_dev_vars", "find_project_root"]
+__all__ = ["find_project_root", "load_env", "parse_dev_vars"]
 
 
 def find_project_root(start: Path) -> Path:

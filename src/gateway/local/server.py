@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import dataclass
@@ -13,10 +14,10 @@ from .._config import read_settings
 from .._upstream import Backend
 from ..emulator import Emulator, Faults
 from ..keys import key_entry, new_key
-from .backends import RestBackend, OpenAIBackend
+from .backends import OpenAIBackend, RestBackend
 from .config import load_env
 
-__all__ = ["LocalApp", "build_local_app", "choose_backend", "serve", "BACKENDS"]
+__all__ = ["BACKENDS", "LocalApp", "build_local_app", "choose_backend", "serve"]
 
 BACKENDS = ("emulator", "rest", "openai")
 
@@ -72,13 +73,15 @@ def banner(local: LocalApp, url: str) -> str:
     lines = [
         "gpt-oss gateway (local server)",
         f"  url:      {url}",
-        f"  backend:  {local.backend.name}" + ("  (offline emulator: answers are NOT the model's)"
-                                                if local.backend.name == "emulator" else ""),
+        f"  backend:  {local.backend.name}"
+        + ("  (offline emulator: answers are NOT the model's)" if local.backend.name == "emulator" else ""),
         f"  models:   {', '.join(settings.models)}",
     ]
     if local.generated_key:
-        lines += [f"  key:      {local.generated_key}",
-                  "            (made for this run because GATEWAY_KEYS is not set; shown only here)"]
+        lines += [
+            f"  key:      {local.generated_key}",
+            "            (made for this run because GATEWAY_KEYS is not set; shown only here)",
+        ]
     else:
         lines.append(f"  keys:     {len(settings.keys)} from GATEWAY_KEYS")
     lines += [f"  problem:  {problem}" for problem in settings.problems]
@@ -90,13 +93,14 @@ def serve(host: str, port: int, backend_name: str | None, root: Path) -> int:
     import uvicorn
 
     local = build_local_app(root, backend_name)
-    config = uvicorn.Config(local.app, host=host, port=port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        local.app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(config)
     shown_host = f"[{host}]" if ":" in host else host
     print(banner(local, f"http://{shown_host}:{port}"), flush=True)
-    server.run()
+    # uvicorn re-raises Ctrl-C after its graceful shutdown; by then everything is closed.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
     print("gateway stopped", file=sys.stderr, flush=True)
     return 0
-
-
