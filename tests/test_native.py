@@ -216,3 +216,14 @@ def test_each_request_logs_one_json_line_with_the_key_name_not_the_key(make_gate
     assert line["key"] == "tester" and line["status"] == 200 and line["model"] == "@cf/openai/gpt-oss-120b"
     assert line["input_tokens"] > 0 and line["output_tokens"] > 0 and line["cost_usd"] > 0
     assert gw.key not in gw.logs[0]
+
+
+def test_prompts_are_logged_only_when_turned_on(make_gateway: MakeGateway) -> None:
+    quiet = make_gateway()
+    run(request(quiet.app, "POST", NATIVE, body={"prompt": "secret plans"}, headers=quiet.auth))
+    assert "secret plans" not in quiet.logs[-1]
+    loud = make_gateway(LOG_PROMPTS="true")
+    run(request(loud.app, "POST", NATIVE, body={"prompt": "secret plans"}, headers=loud.auth))
+    line = json.loads(loud.logs[-1])
+    assert line["request_body"] == {"prompt": "secret plans"}
+    assert "secret plans" in line["result"]["response"]

@@ -60,6 +60,8 @@ async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_json_object(scope, receive)
     form = validate_native(body)
     context.extra["form"] = form
+    if settings_of(scope).log_prompts:
+        context.extra["request_body"] = body
     result = await timed_call(scope, model, _upstream_inputs(body, form), _options(scope, form))
     if body.get("stream") is True:
         await stream_events(
@@ -70,6 +72,8 @@ async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
         await result.aclose()
         raise UpstreamError("The model upstream answered a stream to a request that did not ask for one.")
     context.record_usage(result.get("usage"))
+    if settings_of(scope).log_prompts:
+        context.extra["result"] = result
     await send_json(send, 200, {"result": result, "success": True, "errors": [], "messages": []})
 
 
