@@ -61,7 +61,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            await self._finish(context)
             self.log(json.dumps(_log_record(scope, context), separators=(",", ":")))
+
+    async def _finish(self, context: RequestContext) -> None:
+        for finisher in context.finishers:
+            try:
+                await finisher(context)
+            except Exception as exc:  # one failed finisher must not lose the others or the log line
+                context.error = f"{context.error or ''} finisher failed: {type(exc).__name__}: {exc}".strip()
 
 
 def _log_record(scope: Scope, context: RequestContext) -> dict[str, Any]:

@@ -37,6 +37,9 @@ class RequestContext:
     error: str | None = None
     backend: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Run when the request is over, streams included, before its log line: reconciliation work
+    # (token budgets, usage records) that needs the final counts.
+    finishers: list[Callable[[RequestContext], Awaitable[None]]] = field(default_factory=list)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

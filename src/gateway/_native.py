@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
-from ._errors import ModelNotServed, UpstreamError
+from ._calls import allowed_model, call_model
+from ._errors import UpstreamError
 from ._forms import Form, validate_native
 from ._http import Receive, RequestContext, Scope, Send, context_of, read_json_object, send_json
 from ._render import native_error_event
 from ._sse import json_as_events, relay_events, stream_events
-from ._state import backend_of, settings_of
-from ._upstream import ByteStream, CallPolicy, UpstreamResult, call_upstream
+from ._state import settings_of
+from ._upstream import ByteStream, UpstreamResult
 
-__all__ = ["policy_for", "run_native", "timed_call"]
-
-
-def policy_for(scope: Scope) -> CallPolicy:
-    settings = settings_of(scope)
-    return CallPolicy(settings.upstream_timeout_s, settings.capacity_retries, settings.retry_base_s)
-
-
-def allowed_model(scope: Scope, model: str) -> str:
-    models = settings_of(scope).models
-    if model not in models:
-        raise ModelNotServed(f"Model {model!r} is not served here. Allowed: {', '.join(models)}.", param="model")
-    return model
-
-
-async def timed_call(scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
-    context = context_of(scope)
-    started = time.perf_counter()
-    try:
-        return await call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
-    finally:
-        context.upstream_ms = (time.perf_counter() - started) * 1000
+__all__ = ["run_native"]
 
 
 def _options(scope: Scope, form: Form) -> dict[str, Any]:
@@ -56,13 +35,12 @@ def _upstream_inputs(body: dict[str, Any], form: Form) -> dict[str, Any]:
 async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
     model = allowed_model(scope, scope["path_params"]["model"])
     context = context_of(scope)
-    context.model = model
     body = await read_json_object(scope, receive)
     form = validate_native(body)
     context.extra["form"] = form
     if settings_of(scope).log_prompts:
         context.extra["request_body"] = body
-    result = await timed_call(scope, model, _upstream_inputs(body, form), _options(scope, form))
+    result = await call_model(scope, model, _upstream_inputs(body, form), _options(scope, form))
     if body.get("stream") is True:
         await stream_events(
             scope, receive, send, _events(result, context, settings_of(scope).stream_idle_timeout_s), native_error_event

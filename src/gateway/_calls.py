@@ -1,0 +1,39 @@
+"""The one place every route calls the model from: allow-list, timing, retries and timeouts.
+
+Routes of every dialect go through `call_model`, so what must happen around each model call
+(budgets, usage accounting) has exactly one home.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ._errors import ModelNotServed
+from ._http import Scope, context_of
+from ._state import backend_of, settings_of
+from ._upstream import CallPolicy, UpstreamResult, call_upstream
+
+__all__ = ["allowed_model", "call_model", "policy_for"]
+
+
+def policy_for(scope: Scope) -> CallPolicy:
+    settings = settings_of(scope)
+    return CallPolicy(settings.upstream_timeout_s, settings.capacity_retries, settings.retry_base_s)
+
+
+def allowed_model(scope: Scope, model: str) -> str:
+    models = settings_of(scope).models
+    if model not in models:
+        raise ModelNotServed(f"Model {model!r} is not served here. Allowed: {', '.join(models)}.", param="model")
+    return model
+
+
+async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+    context = context_of(scope)
+    context.model = model
+    started = time.perf_counter()
+    try:
+        return await call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
+    finally:
+        context.upstream_ms = (time.perf_counter() - started) * 1000
