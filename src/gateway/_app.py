@@ -13,6 +13,8 @@ from ._health import healthz
 from ._http import ASGIApp, Receive, Scope, Send
 from ._limits import BodyLimitMiddleware
 from ._native import run_native
+from ._openai._chat import chat_completions
+from ._openai._models import list_models, retrieve_model
 from ._routing import Route, Router
 from ._state import BACKEND_KEY, SETTINGS_KEY
 from ._upstream import Backend
@@ -22,6 +24,10 @@ __all__ = ["PUBLIC_PATHS", "ROUTES", "Gateway"]
 ROUTES = [
     Route("GET", "/healthz", healthz),
     Route("POST", "/ai/run/{model:path}", run_native),
+    Route("POST", "/v1/chat/completions", chat_completions),
+    Route("POST", "/ai/v1/chat/completions", chat_completions),
+    Route("GET", "/v1/models", list_models),
+    Route("GET", "/v1/models/{model:path}", retrieve_model),
 ]
 
 PUBLIC_PATHS = frozenset({"/healthz"})

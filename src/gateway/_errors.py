@@ -5,7 +5,8 @@ GatewayError
 │   └── ModelNotServed          400 invalid_request_error   a model not on the allow-list
 ├── Unauthorized                401 authentication_error    missing or unknown key
 ├── Forbidden                   403 permission_error        a key that may not do this
-├── NotFound                    404 not_found_error         no such route or model
+├── NotFound                    404 not_found_error         no such route
+│   └── ModelNotFound           404 not_found_error         no such model (OpenAI dialect)
 ├── MethodNotAllowed            405 invalid_request_error   the route exists, the method does not
 ├── PayloadTooLarge             413 invalid_request_error   body over the size limit
 ├── UnsupportedMediaType        415 invalid_request_error   body that is not JSON
@@ -32,6 +33,7 @@ __all__ = [
     "MethodNotAllowed",
     "ModelNotServed",
     "NotFound",
+    "ModelNotFound",
     "PayloadTooLarge",
     "RateLimited",
     "ServiceUnavailable",
@@ -96,6 +98,10 @@ class NotFound(GatewayError):
     status = 404
     type = "not_found_error"
     cf_code = 7000
+
+
+class ModelNotFound(NotFound):
+    """A model name that is none of the served models' names or aliases (OpenAI's 404)."""
 
 
 class MethodNotAllowed(GatewayError):

@@ -108,6 +108,8 @@ FORM_SPECS: dict[Form, Obj] = {
             "tool_choice": _TOOL_CHOICE,
             "response_format": _RESPONSE_FORMAT,
             "raw": Bool(),
+            # Workers AI reads it from the inputs for gpt-oss (cloudflare/ai workers-ai-provider 3.1.12).
+            "reasoning_effort": Str(enum=("low", "medium", "high")),
             **_SAMPLING,
         },
         required=("messages",),

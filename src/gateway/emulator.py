@@ -214,7 +214,7 @@ def plan(inputs: dict[str, Any]) -> _Plan:
     user_texts = [text for role, text in turns if role == "user"]
     last_user = user_texts[-1] if user_texts else ""
     input_tokens = sum(len(_tokens(text)) + 4 for _, text in turns)
-    effort = (inputs.get("reasoning") or {}).get("effort", "medium")
+    effort = (inputs.get("reasoning") or {}).get("effort") or inputs.get("reasoning_effort") or "medium"
     words = len(last_user.split())
     reasoning = _tokens(
         f"The user wrote {words} word{'' if words == 1 else 's'}. Reasoning effort is {effort}. I will answer directly."

@@ -1,0 +1,279 @@
+"""`POST /v1/chat/completions` (and `/ai/v1/chat/completions`): OpenAI's Chat Completions.
+
+A request becomes Workers AI's messages form; the answer comes back as `chat.completion`, or as
+`chat.completion.chunk` events in OpenAI's order: the role, then reasoning, content and tool-call
+deltas (stable ids and indexes), the finish reason, a usage chunk when asked for, `[DONE]`.
+
+Reasoning is exposed as `reasoning_content` on the message and on deltas: the field Workers AI and
+vLLM use for gpt-oss, and the one OpenAI-compatible clients (LiteLLM, Open WebUI, LibreChat, the
+Vercel AI SDK) read. OpenAI's own Chat Completions has no reasoning field, so the SDK keeps it as
+an extra attribute (`message.reasoning_content`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._calls import call_model
+from .._errors import GatewayError, InvalidRequest
+from .._http import Receive, Scope, Send, context_of, read_json_object, send_json
+from .._render import openai_error_body
+from .._schema import AnyOf, Array, Bool, Integer, Obj, Spec, Str
+from .._sse import DONE, encode_event, stream_events
+from .._state import settings_of
+from .._upstream import ByteStream
+from ._finish import FinishState, reasoning_tokens
+from ._messages import chat_messages
+from ._models import resolve_model
+from ._output import Completion, Delta, deltas_of, read_completion, usage_numbers
+from ._request import (
+    FUNCTION_TOOL,
+    SAMPLING,
+    STOP,
+    TOOL_CHOICE,
+    check_fields,
+    check_tool_choice,
+    max_tokens_of,
+    sampling_inputs,
+    stop_sequences,
+    tool_names,
+)
+from ._tools import call_id, looks_like_json, recover_tool_calls
+
+__all__ = ["chat_completions"]
+
+_RESPONSE_FORMAT = Obj(
+    {"type": Str(enum=("text", "json_object", "json_schema")),
+     "json_schema": Obj({"name": Str(min_length=1), "schema": Obj(closed=False), "strict": Bool(),
+                         "description": Str()}, required=("name",))},
+    required=("type",),
+)
+
+FIELDS: dict[str, Spec] = {
+    "model": Str(min_length=1),
+    "messages": Array(Obj(closed=False), min_items=1),
+    "tools": Array(FUNCTION_TOOL),
+    "tool_choice": TOOL_CHOICE,
+    "parallel_tool_calls": Bool(),
+    "response_format": _RESPONSE_FORMAT,
+    "max_tokens": Integer(1, 128_000),
+    "max_completion_tokens": Integer(1, 128_000),
+    "stop": STOP,
+    "stream": Bool(),
+    "stream_options": Obj({"include_usage": Bool(), "include_obfuscation": Bool()}),
+    "reasoning_effort": Str(enum=("low", "medium", "high")),
+    "user": Str(),
+    **SAMPLING,
+}
+
+REFUSED = {
+    "n": "it returns one choice; send n=1 or leave it out.",
+    "logprobs": "Workers AI does not return log probabilities.",
+    "top_logprobs": "Workers AI does not return log probabilities.",
+    "logit_bias": "Workers AI's gpt-oss does not take logit_bias.",
+    "functions": "use `tools` (the legacy `functions` field is not translated).",
+    "function_call": "use `tool_choice` (the legacy `function_call` field is not translated).",
+    "audio": "gpt-oss is text-only.",
+    "modalities": "gpt-oss is text-only; only [\"text\"] is possible.",
+    "prediction": "predicted outputs are not available on Workers AI.",
+    "web_search_options": "built-in web search is not available for gpt-oss on Workers AI.",
+    "store": "completions are not stored; send store=false or leave it out.",
+    "metadata": "stored-completion metadata needs `store`, which is not available.",
+    "service_tier": "Workers AI has one service tier.",
+    "verbosity": "gpt-oss on Workers AI does not take a verbosity setting.",
+    "prompt_cache_key": "prompt caching keys are not available on Workers AI.",
+    "safety_identifier": "not used by Workers AI; use `user` to tag requests.",
+}
+
+
+@dataclass
+class ChatRequest:
+    model_name: str
+    inputs: dict[str, Any]
+    max_tokens: int
+    stream: bool
+    include_usage: bool
+    stops: tuple[str, ...]
+    tools: set[str]
+    recover_tools: bool
+    parallel_tool_calls: bool
+    id: str = field(default_factory=lambda: "chatcmpl-" + uuid.uuid4().hex)
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+def parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ChatRequest]:
+    check_fields(body, FIELDS, REFUSED)
+    model = resolve_model(scope, body.get("model"))
+    if body.get("stream_options") is not None and not body.get("stream"):
+        raise InvalidRequest("`stream_options` is only allowed with `stream: true`.", param="stream_options")
+    tools = body.get("tools") or []
+    names = tool_names(tools)
+    check_tool_choice(body.get("tool_choice"), names)
+    sampling = sampling_inputs(body, max_tokens_of(body, "max_completion_tokens", "max_tokens"))
+    inputs: dict[str, Any] = {"messages": chat_messages(body["messages"]), **sampling.inputs}
+    for name in ("tools", "tool_choice", "reasoning_effort"):
+        if body.get(name) is not None and body.get(name) != []:
+            inputs[name] = body[name]
+    if (body.get("response_format") or {}).get("type", "text") != "text":
+        inputs["response_format"] = body["response_format"]
+    request = ChatRequest(
+        model_name=body["model"], inputs=inputs, max_tokens=sampling.max_tokens, stream=bool(body.get("stream")),
+        include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+        stops=stop_sequences(body.get("stop")), tools=names,
+        recover_tools=bool(names) and body.get("tool_choice") != "none",
+        parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
+    )
+    return model, request
+
+
+async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
+    body = await read_json_object(scope, receive)
+    model, request = parse_chat_request(scope, body)
+    context = context_of(scope)
+    if body.get("user"):
+        context.extra["user"] = body["user"]
+    result = await call_model(scope, model, {**request.inputs, "stream": request.stream}, {})
+    if request.stream:
+        chunks = ChatChunks(request)
+        deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
+        await stream_events(scope, receive, send, chunks.translate(deltas), chunks.error)
+        return
+    if isinstance(result, ByteStream):
+        await result.aclose()
+        raise GatewayError("The model upstream streamed an answer that was asked for whole.")
+    context.record_usage(result.get("usage"))
+    await send_json(send, 200, chat_completion(request, read_completion(result)))
+
+
+def _usage(usage: dict[str, Any] | None, reasoning: str, visible: str) -> dict[str, Any]:
+    prompt, completion = usage_numbers(usage)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens(usage, completion, reasoning, visible)}}
+
+
+def _finished_calls(request: ChatRequest, completion: Completion, content: str) -> tuple[list[dict[str, Any]], str]:
+    calls = [{"id": c.get("id") or call_id(request.id, i), "type": "function",
+              "function": {"name": (c.get("function") or {}).get("name"),
+                           "arguments": (c.get("function") or {}).get("arguments", "{}")}}
+             for i, c in enumerate(completion.tool_calls)]
+    if not calls and request.recover_tools:
+        calls = recover_tool_calls(content, request.tools, request.id) or []
+        content = "" if calls else content
+    return (calls if request.parallel_tool_calls else calls[:1]), content
+
+
+def chat_completion(request: ChatRequest, completion: Completion) -> dict[str, Any]:
+    finish = FinishState(request.stops, request.max_tokens)
+    calls, content = _finished_calls(request, completion, completion.content)
+    content = finish.cut(content) if not calls else content
+    message: dict[str, Any] = {"role": "assistant", "content": content or None, "refusal": None,
+                               "reasoning_content": completion.reasoning or None}
+    if calls:
+        message["tool_calls"] = calls
+    arguments = "".join(call["function"]["arguments"] for call in calls)
+    reason = finish.reason(completion.finish_reason, bool(calls), completion.usage)
+    return {"id": request.id, "object": "chat.completion", "created": request.created, "model": request.model_name,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reason}],
+            "usage": _usage(completion.usage, completion.reasoning, content + arguments)}
+
+
+class ChatChunks:
+    """Upstream deltas to `chat.completion.chunk` events, holding back only what it must.
+
+    Content is held while it could be the start of a stop sequence, and, when tools were offered,
+    while it looks like a tool call leaked as JSON (then it becomes a tool call, or is released).
+    """
+
+    def __init__(self, request: ChatRequest) -> None:
+        self.request = request
+        self.finish = FinishState(request.stops, request.max_tokens)
+        self.upstream_finish: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.call_ids: dict[int, str] = {}
+        self.held_json: str | None = None  # content held back as a possible leaked tool call
+        self.reasoning = ""
+        self.visible = ""
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        chunk: dict[str, Any] = {"id": self.request.id, "object": "chat.completion.chunk",
+                                 "created": self.request.created, "model": self.request.model_name,
+                                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        if self.request.include_usage:
+            chunk["usage"] = None
+        return encode_event(chunk)
+
+    async def translate(self, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+        yield self._chunk({"role": "assistant", "content": ""})
+        async for delta in deltas:
+            out = self._feed(delta)
+            if out:
+                yield out
+        yield self._end()
+
+    def _feed(self, delta: Delta) -> bytes:
+        self.usage = delta.usage or self.usage
+        self.upstream_finish = delta.finish_reason or self.upstream_finish
+        out = b""
+        if delta.reasoning:
+            self.reasoning += delta.reasoning
+            out += self._chunk({"reasoning_content": delta.reasoning})
+        if delta.content:
+            out += self._content(delta.content)
+        for call in delta.tool_calls:
+            out += self._tool_call(call.index, call.id, call.name, call.arguments)
+        return out
+
+    def _content(self, text: str) -> bytes:
+        if self.held_json is None and self.request.recover_tools and not self.visible and looks_like_json(text):
+            self.held_json = ""
+        if self.held_json is not None:
+            self.held_json += text
+            return b""
+        return self._visible(self.finish.feed(text))
+
+    def _visible(self, text: str) -> bytes:
+        if not text:
+            return b""
+        self.visible += text
+        return self._chunk({"content": text})
+
+    def _tool_call(self, index: int, upstream_id: str | None, name: str | None, arguments: str) -> bytes:
+        if index > 0 and not self.request.parallel_tool_calls:
+            return b""
+        self.visible += arguments
+        if index not in self.call_ids:
+            self.call_ids[index] = upstream_id or call_id(self.request.id, index)
+            function = {"name": name or "", "arguments": arguments}
+            return self._chunk({"tool_calls": [{"index": index, "id": self.call_ids[index], "type": "function",
+                                                "function": function}]})
+        return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}) if arguments else b""
+
+    def _release_held(self) -> bytes:
+        held, self.held_json = self.held_json, None
+        if held is None:
+            return b""
+        calls = recover_tool_calls(held, self.request.tools, self.request.id) if not self.call_ids else None
+        if not calls:
+            return self._visible(self.finish.feed(held))
+        out = b""
+        for index, call in enumerate(calls):
+            out += self._tool_call(index, call["id"], call["function"]["name"], call["function"]["arguments"])
+        return out
+
+    def _end(self) -> bytes:
+        out = self._release_held() + self._visible(self.finish.flush())
+        reason = self.finish.reason(self.upstream_finish, bool(self.call_ids), self.usage)
+        out += self._chunk({}, reason)
+        if self.request.include_usage:
+            out += encode_event({"id": self.request.id, "object": "chat.completion.chunk",
+                                 "created": self.request.created, "model": self.request.model_name, "choices": [],
+                                 "usage": _usage(self.usage, self.reasoning, self.visible)})
+        return out + DONE
+
+    def error(self, exc: GatewayError) -> bytes:
+        # The openai SDK raises APIError for a data payload with an `error` key.
+        return encode_event(openai_error_body(exc), event="error")

@@ -1,0 +1,51 @@
+"""`stop` sequences, which Workers AI's gpt-oss forms do not take: the gateway cuts the text itself.
+
+Streamed text is held back only as long as it could still be the start of a stop sequence, so
+text reaches the client as soon as it is known not to be cut.
+"""
+
+from __future__ import annotations
+
+__all__ = ["StopCutter", "cut_at_stop"]
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
+    """The text before the first stop sequence, and whether one was found."""
+    positions = [text.find(stop) for stop in stops if stop and stop in text]
+    if not positions:
+        return text, False
+    return text[: min(positions)], True
+
+
+class StopCutter:
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = tuple(stop for stop in stops if stop)
+        self.stopped = False
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """What can be sent now. After a stop sequence, nothing more is ever sent."""
+        if self.stopped or not self.stops:
+            return "" if self.stopped else text
+        pending = self._held + text
+        cut, found = cut_at_stop(pending, self.stops)
+        if found:
+            self.stopped, self._held = True, ""
+            return cut
+        keep = self._longest_partial(pending)
+        self._held = pending[len(pending) - keep :] if keep else ""
+        return pending[: len(pending) - keep]
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return "" if self.stopped else held
+
+    def _longest_partial(self, text: str) -> int:
+        """Length of the longest suffix of `text` that begins some stop sequence."""
+        best = 0
+        for stop in self.stops:
+            for size in range(min(len(stop) - 1, len(text)), 0, -1):
+                if stop.startswith(text[-size:]):
+                    best = max(best, size)
+                    break
+        return best

@@ -1,0 +1,64 @@
+"""Recovering a tool call that gpt-oss leaked into `content` as JSON (cloudflare/ai issues 560, 574).
+
+The model sometimes answers a forced or obvious tool call as raw JSON text with `tool_calls: []`
+and `finish_reason: "stop"`. When tools were offered and the whole text parses as a call (or a list
+of calls) to offered tools, it becomes `tool_calls`; anything else stays text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+__all__ = ["recover_tool_calls", "looks_like_json", "call_id"]
+
+
+def call_id(seed: str, index: int) -> str:
+    return "call_" + hashlib.sha256(f"{seed}:{index}".encode()).hexdigest()[:24]
+
+
+def looks_like_json(text: str) -> bool:
+    return text.lstrip()[:1] in ("{", "[")
+
+
+def _strip_fence(text: str) -> str:
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        body = stripped[3:-3]
+        return body.split("\n", 1)[1] if "\n" in body else body
+    return stripped
+
+
+def _as_call(value: Any, names: set[str]) -> tuple[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    function = value.get("function") if isinstance(value.get("function"), dict) else value
+    name = function.get("name")
+    arguments = function.get("arguments", function.get("parameters", {}))
+    if name not in names:
+        return None
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return None
+    if not isinstance(arguments, dict):
+        return None
+    return name, json.dumps(arguments)
+
+
+def recover_tool_calls(content: str, tool_names: set[str], seed: str) -> list[dict[str, Any]] | None:
+    """`tool_calls` in OpenAI's shape when `content` is only a call to offered tools, else None."""
+    if not tool_names or not looks_like_json(_strip_fence(content)):
+        return None
+    try:
+        parsed = json.loads(_strip_fence(content))
+    except ValueError:
+        return None
+    candidates = parsed if isinstance(parsed, list) else [parsed]
+    calls = [_as_call(item, tool_names) for item in candidates]
+    if not calls or any(call is None for call in calls):
+        return None
+    return [{"id": call_id(seed, i), "type": "function", "function": {"name": name, "arguments": arguments}}
+            for i, (name, arguments) in enumerate(call for call in calls if call is not None)]
