@@ -14,7 +14,9 @@ from ._http import ASGIApp, Receive, Scope, Send
 from ._limits import BodyLimitMiddleware
 from ._native import run_native
 from ._openai._chat import chat_completions
+from ._openai._completions import completions
 from ._openai._models import list_models, retrieve_model
+from ._openai._responses import responses
 from ._routing import Route, Router
 from ._state import BACKEND_KEY, SETTINGS_KEY
 from ._upstream import Backend
@@ -26,6 +28,9 @@ ROUTES = [
     Route("POST", "/ai/run/{model:path}", run_native),
     Route("POST", "/v1/chat/completions", chat_completions),
     Route("POST", "/ai/v1/chat/completions", chat_completions),
+    Route("POST", "/v1/responses", responses),
+    Route("POST", "/ai/v1/responses", responses),
+    Route("POST", "/v1/completions", completions),
     Route("GET", "/v1/models", list_models),
     Route("GET", "/v1/models/{model:path}", retrieve_model),
 ]

@@ -8,7 +8,14 @@ from typing import Any
 from ._errors import GatewayError
 from ._sse import encode_event
 
-__all__ = ["error_body", "error_headers", "is_native_path", "native_error_event", "openai_error_body"]
+__all__ = [
+    "error_body",
+    "error_headers",
+    "is_native_path",
+    "native_error_event",
+    "openai_error_body",
+    "openai_error_event",
+]
 
 NATIVE_PREFIX = "/ai/run/"
 
@@ -38,6 +45,11 @@ def error_headers(error: GatewayError) -> dict[str, str]:
         # Whole seconds, rounded up: a client that waits exactly this long is admitted.
         headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
     return headers
+
+
+def openai_error_event(error: GatewayError) -> bytes:
+    """The event that ends a broken Chat or Completions stream; the openai SDK raises APIError on it."""
+    return encode_event(openai_error_body(error), event="error")
 
 
 def native_error_event(error: GatewayError) -> bytes:

@@ -21,8 +21,8 @@ from typing import Any
 from .._calls import call_model
 from .._errors import GatewayError, InvalidRequest
 from .._http import Receive, Scope, Send, context_of, read_json_object, send_json
-from .._render import openai_error_body
-from .._schema import AnyOf, Array, Bool, Integer, Obj, Spec, Str
+from .._render import openai_error_event
+from .._schema import Array, Bool, Integer, Obj, Spec, Str
 from .._sse import DONE, encode_event, stream_events
 from .._state import settings_of
 from .._upstream import ByteStream
@@ -47,9 +47,13 @@ from ._tools import call_id, looks_like_json, recover_tool_calls
 __all__ = ["chat_completions"]
 
 _RESPONSE_FORMAT = Obj(
-    {"type": Str(enum=("text", "json_object", "json_schema")),
-     "json_schema": Obj({"name": Str(min_length=1), "schema": Obj(closed=False), "strict": Bool(),
-                         "description": Str()}, required=("name",))},
+    {
+        "type": Str(enum=("text", "json_object", "json_schema")),
+        "json_schema": Obj(
+            {"name": Str(min_length=1), "schema": Obj(closed=False), "strict": Bool(), "description": Str()},
+            required=("name",),
+        ),
+    },
     required=("type",),
 )
 
@@ -78,7 +82,7 @@ REFUSED = {
     "functions": "use `tools` (the legacy `functions` field is not translated).",
     "function_call": "use `tool_choice` (the legacy `function_call` field is not translated).",
     "audio": "gpt-oss is text-only.",
-    "modalities": "gpt-oss is text-only; only [\"text\"] is possible.",
+    "modalities": 'gpt-oss is text-only; only ["text"] is possible.',
     "prediction": "predicted outputs are not available on Workers AI.",
     "web_search_options": "built-in web search is not available for gpt-oss on Workers AI.",
     "store": "completions are not stored; send store=false or leave it out.",
@@ -121,9 +125,13 @@ def parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ChatReq
     if (body.get("response_format") or {}).get("type", "text") != "text":
         inputs["response_format"] = body["response_format"]
     request = ChatRequest(
-        model_name=body["model"], inputs=inputs, max_tokens=sampling.max_tokens, stream=bool(body.get("stream")),
+        model_name=body["model"],
+        inputs=inputs,
+        max_tokens=sampling.max_tokens,
+        stream=bool(body.get("stream")),
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
-        stops=stop_sequences(body.get("stop")), tools=names,
+        stops=stop_sequences(body.get("stop")),
+        tools=names,
         recover_tools=bool(names) and body.get("tool_choice") != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
     )
@@ -140,7 +148,7 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     if request.stream:
         chunks = ChatChunks(request)
         deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
-        await stream_events(scope, receive, send, chunks.translate(deltas), chunks.error)
+        await stream_events(scope, receive, send, chunks.translate(deltas), openai_error_event)
         return
     if isinstance(result, ByteStream):
         await result.aclose()
@@ -151,15 +159,26 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
 
 def _usage(usage: dict[str, Any] | None, reasoning: str, visible: str) -> dict[str, Any]:
     prompt, completion = usage_numbers(usage)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens(usage, completion, reasoning, visible)}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens(usage, completion, reasoning, visible)},
+    }
 
 
 def _finished_calls(request: ChatRequest, completion: Completion, content: str) -> tuple[list[dict[str, Any]], str]:
-    calls = [{"id": c.get("id") or call_id(request.id, i), "type": "function",
-              "function": {"name": (c.get("function") or {}).get("name"),
-                           "arguments": (c.get("function") or {}).get("arguments", "{}")}}
-             for i, c in enumerate(completion.tool_calls)]
+    calls = [
+        {
+            "id": c.get("id") or call_id(request.id, i),
+            "type": "function",
+            "function": {
+                "name": (c.get("function") or {}).get("name"),
+                "arguments": (c.get("function") or {}).get("arguments", "{}"),
+            },
+        }
+        for i, c in enumerate(completion.tool_calls)
+    ]
     if not calls and request.recover_tools:
         calls = recover_tool_calls(content, request.tools, request.id) or []
         content = "" if calls else content
@@ -170,15 +189,24 @@ def chat_completion(request: ChatRequest, completion: Completion) -> dict[str, A
     finish = FinishState(request.stops, request.max_tokens)
     calls, content = _finished_calls(request, completion, completion.content)
     content = finish.cut(content) if not calls else content
-    message: dict[str, Any] = {"role": "assistant", "content": content or None, "refusal": None,
-                               "reasoning_content": completion.reasoning or None}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": content or None,
+        "refusal": None,
+        "reasoning_content": completion.reasoning or None,
+    }
     if calls:
         message["tool_calls"] = calls
     arguments = "".join(call["function"]["arguments"] for call in calls)
     reason = finish.reason(completion.finish_reason, bool(calls), completion.usage)
-    return {"id": request.id, "object": "chat.completion", "created": request.created, "model": request.model_name,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reason}],
-            "usage": _usage(completion.usage, completion.reasoning, content + arguments)}
+    return {
+        "id": request.id,
+        "object": "chat.completion",
+        "created": request.created,
+        "model": request.model_name,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reason}],
+        "usage": _usage(completion.usage, completion.reasoning, content + arguments),
+    }
 
 
 class ChatChunks:
@@ -199,9 +227,13 @@ class ChatChunks:
         self.visible = ""
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        chunk: dict[str, Any] = {"id": self.request.id, "object": "chat.completion.chunk",
-                                 "created": self.request.created, "model": self.request.model_name,
-                                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        chunk: dict[str, Any] = {
+            "id": self.request.id,
+            "object": "chat.completion.chunk",
+            "created": self.request.created,
+            "model": self.request.model_name,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
         if self.request.include_usage:
             chunk["usage"] = None
         return encode_event(chunk)
@@ -248,9 +280,12 @@ class ChatChunks:
         if index not in self.call_ids:
             self.call_ids[index] = upstream_id or call_id(self.request.id, index)
             function = {"name": name or "", "arguments": arguments}
-            return self._chunk({"tool_calls": [{"index": index, "id": self.call_ids[index], "type": "function",
-                                                "function": function}]})
-        return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}) if arguments else b""
+            return self._chunk(
+                {"tool_calls": [{"index": index, "id": self.call_ids[index], "type": "function", "function": function}]}
+            )
+        return (
+            self._chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}) if arguments else b""
+        )
 
     def _release_held(self) -> bytes:
         held, self.held_json = self.held_json, None
@@ -269,11 +304,14 @@ class ChatChunks:
         reason = self.finish.reason(self.upstream_finish, bool(self.call_ids), self.usage)
         out += self._chunk({}, reason)
         if self.request.include_usage:
-            out += encode_event({"id": self.request.id, "object": "chat.completion.chunk",
-                                 "created": self.request.created, "model": self.request.model_name, "choices": [],
-                                 "usage": _usage(self.usage, self.reasoning, self.visible)})
+            out += encode_event(
+                {
+                    "id": self.request.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.request.created,
+                    "model": self.request.model_name,
+                    "choices": [],
+                    "usage": _usage(self.usage, self.reasoning, self.visible),
+                }
+            )
         return out + DONE
-
-    def error(self, exc: GatewayError) -> bytes:
-        # The openai SDK raises APIError for a data payload with an `error` key.
-        return encode_event(openai_error_body(exc), event="error")

@@ -30,8 +30,10 @@ def text_of_parts(parts: list[Any], where: str) -> str:
     for index, part in enumerate(parts):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind not in _TEXT_PARTS:
-            raise InvalidRequest(f"`{where}[{index}]` is a {kind!r} part; gpt-oss is text-only, so only text parts "
-                                 "are accepted.", param=f"{where}[{index}]")
+            raise InvalidRequest(
+                f"`{where}[{index}]` is a {kind!r} part; gpt-oss is text-only, so only text parts are accepted.",
+                param=f"{where}[{index}]",
+            )
         text = part.get("text", part.get("refusal"))
         if not isinstance(text, str):
             raise InvalidRequest(f"`{where}[{index}].text` must be a string.", param=f"{where}[{index}].text")
@@ -60,8 +62,13 @@ def _tool_calls(calls: Any, where: str) -> list[dict[str, Any]]:
         arguments = function.get("arguments", "{}")
         if not isinstance(arguments, str):
             arguments = json.dumps(arguments)
-        out.append({"id": call.get("id") or f"call_{index}", "type": "function",
-                    "function": {"name": function["name"], "arguments": arguments}})
+        out.append(
+            {
+                "id": call.get("id") or f"call_{index}",
+                "type": "function",
+                "function": {"name": function["name"], "arguments": arguments},
+            }
+        )
     return out
 
 
@@ -83,8 +90,9 @@ def _message(index: int, message: Any) -> dict[str, Any]:
         raise InvalidRequest(f"`{where}.content` is required for a {role} message.", param=f"{where}.content")
     if role == "tool":
         if not isinstance(message.get("tool_call_id"), str):
-            raise InvalidRequest(f"`{where}.tool_call_id` is required for a tool message.",
-                                 param=f"{where}.tool_call_id")
+            raise InvalidRequest(
+                f"`{where}.tool_call_id` is required for a tool message.", param=f"{where}.tool_call_id"
+            )
         out["tool_call_id"] = message["tool_call_id"]
     if isinstance(message.get("name"), str):
         out["name"] = message["name"]

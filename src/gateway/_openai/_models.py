@@ -8,7 +8,7 @@ from .._errors import InvalidRequest, ModelNotFound
 from .._http import Receive, Scope, Send, send_json
 from .._state import settings_of
 
-__all__ = ["resolve_model", "list_models", "retrieve_model", "aliases_of"]
+__all__ = ["aliases_of", "list_models", "resolve_model", "retrieve_model"]
 
 # gpt-oss's release date (2025-08-05), for `created`.
 _RELEASED = 1754352000
@@ -23,14 +23,15 @@ def aliases_of(model: str) -> tuple[str, ...]:
 def resolve_model(scope: Scope, name: Any, *, param: str = "model") -> str:
     """The served model a request names, by any of its aliases; a 404 otherwise."""
     if not isinstance(name, str) or not name:
-        raise InvalidRequest(f"`{param}` is required: the model's name, e.g. \"gpt-oss-120b\".", param=param)
+        raise InvalidRequest(f'`{param}` is required: the model\'s name, e.g. "gpt-oss-120b".', param=param)
     models = settings_of(scope).models
     for model in models:
         if name in aliases_of(model):
             return model
     served = "; ".join(" or ".join(aliases_of(model)) for model in models)
-    raise ModelNotFound(f"The model {name!r} does not exist or is not served here. Use {served}.",
-                        param=param, code="model_not_found")
+    raise ModelNotFound(
+        f"The model {name!r} does not exist or is not served here. Use {served}.", param=param, code="model_not_found"
+    )
 
 
 def _model_object(model: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from .._http import RequestContext
 from .._sse import relay_events
 from .._upstream import ByteStream, UpstreamResult
 
-__all__ = ["Completion", "Delta", "ToolCallDelta", "read_completion", "deltas_of", "usage_numbers"]
+__all__ = ["Completion", "Delta", "ToolCallDelta", "deltas_of", "read_completion", "usage_numbers"]
 
 
 @dataclass
@@ -61,11 +61,17 @@ def read_completion(result: dict[str, Any]) -> Completion:
     if isinstance(result.get("choices"), list) and result["choices"]:
         choice = result["choices"][0]
         message = choice.get("message") or {}
-        return Completion(_reasoning_of(message), _text(message.get("content")), list(message.get("tool_calls") or []),
-                          choice.get("finish_reason"), result.get("usage"))
+        return Completion(
+            _reasoning_of(message),
+            _text(message.get("content")),
+            list(message.get("tool_calls") or []),
+            choice.get("finish_reason"),
+            result.get("usage"),
+        )
     if "response" in result:
-        return Completion("", _text(result.get("response")), list(result.get("tool_calls") or []), None,
-                          result.get("usage"))
+        return Completion(
+            "", _text(result.get("response")), list(result.get("tool_calls") or []), None, result.get("usage")
+        )
     raise UpstreamError("The model upstream answered in a shape the gateway does not know (no choices, no response).")
 
 
@@ -84,8 +90,14 @@ def _tool_call_deltas(raw: Any) -> list[ToolCallDelta]:
         arguments = function.get("arguments", call.get("arguments", ""))
         if not isinstance(arguments, str):
             arguments = json.dumps(arguments)  # the prompt form has given arguments as an object
-        calls.append(ToolCallDelta(index=call.get("index", position), id=call.get("id"),
-                                   name=function.get("name", call.get("name")), arguments=arguments))
+        calls.append(
+            ToolCallDelta(
+                index=call.get("index", position),
+                id=call.get("id"),
+                name=function.get("name", call.get("name")),
+                arguments=arguments,
+            )
+        )
     return calls
 
 
@@ -93,8 +105,13 @@ def _delta_of_chunk(data: dict[str, Any]) -> Delta:
     if isinstance(data.get("choices"), list):
         choice = data["choices"][0] if data["choices"] else {}
         delta = choice.get("delta") or {}
-        return Delta(_reasoning_of(delta), _text(delta.get("content")), _tool_call_deltas(delta.get("tool_calls")),
-                     choice.get("finish_reason"), data.get("usage"))
+        return Delta(
+            _reasoning_of(delta),
+            _text(delta.get("content")),
+            _tool_call_deltas(delta.get("tool_calls")),
+            choice.get("finish_reason"),
+            data.get("usage"),
+        )
     # The prompt form's frames: {"response": "token"}, with usage on the last.
     return Delta("", _text(data.get("response")), _tool_call_deltas(data.get("tool_calls")), None, data.get("usage"))
 

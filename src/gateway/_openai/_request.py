@@ -12,14 +12,14 @@ from .._schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str,
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
-    "SAMPLING",
     "FUNCTION_TOOL",
+    "SAMPLING",
     "Sampling",
     "check_fields",
-    "sampling_inputs",
-    "tool_names",
     "check_tool_choice",
+    "sampling_inputs",
     "stop_sequences",
+    "tool_names",
 ]
 
 # gpt-oss reasons before it answers; Workers AI's default of 256 tokens often ends mid-thought.
@@ -40,8 +40,12 @@ FUNCTION_TOOL = Obj(
     {
         "type": Str(enum=("function",)),
         "function": Obj(
-            {"name": Str(min_length=1), "description": Str(), "parameters": Obj(closed=False),
-             "strict": AnyOf((Bool(), Null()))},
+            {
+                "name": Str(min_length=1),
+                "description": Str(),
+                "parameters": Obj(closed=False),
+                "strict": AnyOf((Bool(), Null())),
+            },
             required=("name",),
         ),
     },
@@ -49,8 +53,11 @@ FUNCTION_TOOL = Obj(
 )
 
 _TOOL_CHOICE_OBJECT = Obj(
-    {"type": Str(enum=("function",)), "function": Obj({"name": Str(min_length=1)}, required=("name",)),
-     "name": Str(min_length=1)},
+    {
+        "type": Str(enum=("function",)),
+        "function": Obj({"name": Str(min_length=1)}, required=("name",)),
+        "name": Str(min_length=1),
+    },
     required=("type",),
 )
 TOOL_CHOICE = AnyOf((Str(enum=("none", "auto", "required")), _TOOL_CHOICE_OBJECT))
@@ -60,19 +67,30 @@ def check_fields(body: Mapping[str, Any], allowed: Mapping[str, Spec], refused: 
     """Refuse what the gateway cannot honour (naming why), and fields it does not know at all."""
     for name, value in body.items():
         if name in refused and not _harmless(name, value):
-            raise InvalidRequest(f"`{name}` is not supported by this gateway: {refused[name]}", param=name,
-                                 code="unsupported_parameter")
+            raise InvalidRequest(
+                f"`{name}` is not supported by this gateway: {refused[name]}", param=name, code="unsupported_parameter"
+            )
         if name not in allowed and name not in refused:
-            raise InvalidRequest(f"Unrecognized request argument supplied: `{name}`. Supported: "
-                                 f"{', '.join(sorted(allowed))}.", param=name, code="unknown_parameter")
+            raise InvalidRequest(
+                f"Unrecognized request argument supplied: `{name}`. Supported: {', '.join(sorted(allowed))}.",
+                param=name,
+                code="unknown_parameter",
+            )
     check({k: v for k, v in body.items() if k in allowed}, Obj(dict(allowed)))
 
 
 # Values that ask for exactly what the gateway does anyway, so accepting them changes nothing.
 _HARMLESS: dict[str, tuple[Any, ...]] = {
-    "store": (False, None), "logprobs": (False, None), "n": (1, None), "background": (False, None),
-    "service_tier": ("auto", "default", None), "modalities": (["text"], None), "truncation": ("disabled", None),
-    "previous_response_id": (None,), "top_logprobs": (0, None), "include": ([], None),
+    "store": (False, None),
+    "logprobs": (False, None),
+    "n": (1, None),
+    "background": (False, None),
+    "service_tier": ("auto", "default", None),
+    "modalities": (["text"], None),
+    "truncation": ("disabled", None),
+    "previous_response_id": (None,),
+    "top_logprobs": (0, None),
+    "include": ([], None),
 }
 
 
@@ -100,8 +118,9 @@ def max_tokens_of(body: Mapping[str, Any], *names: str) -> int | None:
     for name, value in values.items():
         check(value, Integer(1, CONTEXT_WINDOW), name)
     if len(set(values.values())) > 1:
-        raise InvalidRequest(f"{' and '.join(f'`{n}`' for n in values)} disagree; send one of them.",
-                             param=list(values)[1])
+        raise InvalidRequest(
+            f"{' and '.join(f'`{n}`' for n in values)} disagree; send one of them.", param=list(values)[1]
+        )
     return next(iter(values.values()), None)
 
 
@@ -112,12 +131,15 @@ def tool_names(tools: list[dict[str, Any]]) -> set[str]:
 def check_tool_choice(choice: Any, names: set[str]) -> None:
     """A named tool choice must name an offered tool; `required` needs tools at all."""
     if choice == "required" and not names:
-        raise InvalidRequest("`tool_choice` is \"required\" but no `tools` were offered.", param="tool_choice")
+        raise InvalidRequest('`tool_choice` is "required" but no `tools` were offered.', param="tool_choice")
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name") or choice.get("name")
         if name not in names:
-            raise InvalidRequest(f"`tool_choice` names {name!r}, which is not among the offered tools "
-                                 f"({', '.join(sorted(names)) or 'none'}).", param="tool_choice")
+            raise InvalidRequest(
+                f"`tool_choice` names {name!r}, which is not among the offered tools "
+                f"({', '.join(sorted(names)) or 'none'}).",
+                param="tool_choice",
+            )
 
 
 STOP = AnyOf((Str(min_length=1), Array(Str(min_length=1), max_items=4), Null()))

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["recover_tool_calls", "looks_like_json", "call_id"]
+__all__ = ["call_id", "looks_like_json", "recover_tool_calls"]
 
 
 def call_id(seed: str, index: int) -> str:
@@ -33,7 +33,8 @@ def _strip_fence(text: str) -> str:
 def _as_call(value: Any, names: set[str]) -> tuple[str, str] | None:
     if not isinstance(value, dict):
         return None
-    function = value.get("function") if isinstance(value.get("function"), dict) else value
+    nested = value.get("function")
+    function: dict[str, Any] = nested if isinstance(nested, dict) else value
     name = function.get("name")
     arguments = function.get("arguments", function.get("parameters", {}))
     if name not in names:
@@ -60,5 +61,7 @@ def recover_tool_calls(content: str, tool_names: set[str], seed: str) -> list[di
     calls = [_as_call(item, tool_names) for item in candidates]
     if not calls or any(call is None for call in calls):
         return None
-    return [{"id": call_id(seed, i), "type": "function", "function": {"name": name, "arguments": arguments}}
-            for i, (name, arguments) in enumerate(call for call in calls if call is not None)]
+    return [
+        {"id": call_id(seed, i), "type": "function", "function": {"name": name, "arguments": arguments}}
+        for i, (name, arguments) in enumerate(call for call in calls if call is not None)
+    ]

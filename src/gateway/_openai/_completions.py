@@ -1,0 +1,131 @@
+"""`POST /v1/completions`: OpenAI's legacy Completions, on Workers AI's prompt form."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._calls import call_model
+from .._errors import GatewayError, InvalidRequest
+from .._http import Receive, Scope, Send, context_of, read_json_object, send_json
+from .._render import openai_error_event
+from .._schema import AnyOf, Array, Bool, Integer, Obj, Spec, Str
+from .._sse import DONE, encode_event, stream_events
+from .._state import settings_of
+from .._upstream import ByteStream
+from ._finish import FinishState
+from ._models import resolve_model
+from ._output import Delta, deltas_of, read_completion, usage_numbers
+from ._request import SAMPLING, STOP, check_fields, max_tokens_of, sampling_inputs, stop_sequences
+
+__all__ = ["completions"]
+
+FIELDS: dict[str, Spec] = {
+    "model": Str(min_length=1),
+    "prompt": AnyOf((Str(min_length=1), Array(Str(min_length=1), min_items=1, max_items=1))),
+    "max_tokens": Integer(1, 128_000),
+    "stop": STOP,
+    "stream": Bool(),
+    "stream_options": Obj({"include_usage": Bool(), "include_obfuscation": Bool()}),
+    "echo": Bool(),
+    "user": Str(),
+    **SAMPLING,
+}
+
+REFUSED = {
+    "n": "it returns one choice; send n=1 or leave it out.",
+    "best_of": "it generates one completion; send best_of=1 or leave it out.",
+    "logprobs": "Workers AI does not return log probabilities.",
+    "logit_bias": "Workers AI's gpt-oss does not take logit_bias.",
+    "suffix": "gpt-oss does not do insertion (suffix) completions.",
+}
+
+
+@dataclass
+class CompletionRequest:
+    model_name: str
+    prompt: str
+    echo: bool
+    max_tokens: int
+    include_usage: bool
+    stops: tuple[str, ...]
+    id: str = field(default_factory=lambda: "cmpl-" + uuid.uuid4().hex)
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def choice(self, text: str, finish: str | None) -> dict[str, Any]:
+        return {"text": text, "index": 0, "logprobs": None, "finish_reason": finish}
+
+    def envelope(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model_name,
+            "choices": choices,
+            **extra,
+        }
+
+
+def _usage(usage: dict[str, Any] | None) -> dict[str, int]:
+    prompt, completion = usage_numbers(usage)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+async def completions(scope: Scope, receive: Receive, send: Send) -> None:
+    body = await read_json_object(scope, receive)
+    check_fields(body, FIELDS, REFUSED)
+    model = resolve_model(scope, body.get("model"))
+    if "prompt" not in body:
+        raise InvalidRequest("`prompt` is required.", param="prompt")
+    stream = bool(body.get("stream"))
+    if body.get("stream_options") is not None and not stream:
+        raise InvalidRequest("`stream_options` is only allowed with `stream: true`.", param="stream_options")
+    prompt = body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0]
+    sampling = sampling_inputs(body, max_tokens_of(body, "max_tokens"))
+    request = CompletionRequest(
+        body["model"],
+        prompt,
+        bool(body.get("echo")),
+        sampling.max_tokens,
+        bool((body.get("stream_options") or {}).get("include_usage")),
+        stop_sequences(body.get("stop")),
+    )
+    result = await call_model(scope, model, {"prompt": prompt, **sampling.inputs, "stream": stream}, {})
+    context = context_of(scope)
+    if stream:
+        deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
+        await stream_events(scope, receive, send, _stream(request, deltas), openai_error_event)
+        return
+    if isinstance(result, ByteStream):
+        await result.aclose()
+        raise GatewayError("The model upstream streamed an answer that was asked for whole.")
+    context.record_usage(result.get("usage"))
+    answer = read_completion(result)
+    finish = FinishState(request.stops, request.max_tokens)
+    text = finish.cut(answer.content)
+    reason = finish.reason(answer.finish_reason, False, answer.usage)
+    choice = request.choice((prompt if request.echo else "") + text, reason)
+    await send_json(send, 200, request.envelope([choice], usage=_usage(answer.usage)))
+
+
+async def _stream(request: CompletionRequest, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+    finish = FinishState(request.stops, request.max_tokens)
+    usage: dict[str, Any] | None = None
+    upstream_finish = None
+    extra = {"usage": None} if request.include_usage else {}
+    if request.echo:
+        yield encode_event(request.envelope([request.choice(request.prompt, None)], **extra))
+    async for delta in deltas:
+        usage, upstream_finish = delta.usage or usage, delta.finish_reason or upstream_finish
+        text = finish.feed(delta.content)
+        if text:
+            yield encode_event(request.envelope([request.choice(text, None)], **extra))
+    tail = finish.flush()
+    reason = finish.reason(upstream_finish, False, usage)
+    yield encode_event(request.envelope([request.choice(tail, reason)], **extra))
+    if request.include_usage:
+        yield encode_event(request.envelope([], usage=_usage(usage)))
+    yield DONE

@@ -1,0 +1,196 @@
+"""`POST /v1/responses` (and `/ai/v1/responses`): OpenAI's Responses API.
+
+Workers AI does not stream its Responses form for gpt-oss, so every request is sent as the
+messages form, which streams token by token, and the Responses objects and events are rebuilt
+from it. Streaming therefore carries real deltas as the model produces them; the events are
+synthesized from a whole answer only when the upstream answers JSON to a stream request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .._calls import call_model
+from .._errors import GatewayError, InvalidRequest
+from .._http import Receive, Scope, Send, context_of, read_json_object, send_json
+from .._schema import AnyOf, Array, Bool, Integer, Null, Obj, Spec, Str
+from .._sse import stream_events
+from .._state import settings_of
+from .._upstream import ByteStream
+from ._models import resolve_model
+from ._output import Delta, deltas_of, read_completion
+from ._request import SAMPLING, check_fields, check_tool_choice, max_tokens_of, sampling_inputs
+from ._response_input import input_messages
+from ._response_items import ResponseBuilder, ResponseRequest
+
+__all__ = ["responses"]
+
+_FUNCTION = Obj(
+    {
+        "type": Str(enum=("function",)),
+        "name": Str(min_length=1),
+        "description": AnyOf((Str(), Null())),
+        "parameters": AnyOf((Obj(closed=False), Null())),
+        "strict": AnyOf((Bool(), Null())),
+    },
+    required=("type", "name"),
+)
+_FORMAT = Obj(
+    {
+        "type": Str(enum=("text", "json_object", "json_schema")),
+        "name": Str(min_length=1),
+        "schema": Obj(closed=False),
+        "strict": AnyOf((Bool(), Null())),
+        "description": Str(),
+    },
+    required=("type",),
+)
+
+FIELDS: dict[str, Spec] = {
+    "model": Str(min_length=1),
+    "input": AnyOf((Str(min_length=1), Array(Obj(closed=False), min_items=1))),
+    "instructions": AnyOf((Str(), Null())),
+    "reasoning": Obj(
+        {
+            "effort": AnyOf((Str(enum=("low", "medium", "high")), Null())),
+            "summary": AnyOf((Str(enum=("auto", "concise", "detailed")), Null())),
+        }
+    ),
+    "max_output_tokens": AnyOf((Integer(1, 128_000), Null())),
+    "temperature": SAMPLING["temperature"],
+    "top_p": SAMPLING["top_p"],
+    "tools": Array(Obj({"type": Str(min_length=1)}, required=("type",), closed=False)),
+    "tool_choice": AnyOf(
+        (
+            Str(enum=("none", "auto", "required")),
+            Obj({"type": Str(enum=("function",)), "name": Str(min_length=1)}, required=("type", "name")),
+        )
+    ),
+    "parallel_tool_calls": Bool(),
+    "text": Obj({"format": _FORMAT}),
+    "stream": Bool(),
+    "metadata": AnyOf((Obj(closed=False), Null())),
+    "user": Str(),
+}
+
+REFUSED = {
+    "previous_response_id": "responses are not stored; send the whole conversation in `input`.",
+    "store": "responses are not stored; send store=false or leave it out.",
+    "background": "background responses need storage, which this gateway does not have.",
+    "conversation": "conversations are not stored; send the whole conversation in `input`.",
+    "include": "there is nothing extra to include (no logprobs, no encrypted reasoning).",
+    "prompt": "stored prompt templates are not available.",
+    "truncation": 'the context is never truncated; send truncation="disabled" or leave it out.',
+    "top_logprobs": "Workers AI does not return log probabilities.",
+    "max_tool_calls": "gpt-oss on Workers AI cannot be limited to a number of tool calls.",
+    "service_tier": "Workers AI has one service tier.",
+    "prompt_cache_key": "prompt caching keys are not available on Workers AI.",
+    "safety_identifier": "not used by Workers AI; use `user` to tag requests.",
+    "stream_options": "Responses streams here carry no obfuscation to turn off.",
+}
+
+
+def _tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Responses' flat function tools to the messages form's `{type, function}`; refuse built-ins."""
+    out = []
+    for index, tool in enumerate(tools):
+        if tool.get("type") != "function":
+            raise InvalidRequest(
+                f"`tools[{index}].type` is {tool.get('type')!r}: built-in tools are not available "
+                'for gpt-oss on Workers AI; only "function" tools are.',
+                param=f"tools[{index}].type",
+            )
+        _FUNCTION.check(tool, f"tools[{index}]")
+        spec = {key: tool[key] for key in ("name", "description", "parameters") if tool.get(key) is not None}
+        out.append({"type": "function", "function": spec})
+    return out
+
+
+def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
+    fmt = (text or {}).get("format") or {"type": "text"}
+    if fmt["type"] == "json_object":
+        return {"type": "json_object"}
+    if fmt["type"] == "json_schema":
+        if "name" not in fmt or "schema" not in fmt:
+            raise InvalidRequest("`text.format` of type json_schema needs `name` and `schema`.", param="text.format")
+        schema = {key: fmt[key] for key in ("name", "schema", "strict", "description") if fmt.get(key) is not None}
+        return {"type": "json_schema", "json_schema": schema}
+    return None
+
+
+def _tool_choice(choice: Any) -> Any:
+    if isinstance(choice, dict):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
+
+
+def parse_responses_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ResponseRequest]:
+    check_fields(body, FIELDS, REFUSED)
+    model = resolve_model(scope, body.get("model"))
+    if "input" not in body:
+        raise InvalidRequest("`input` is required: a string, or a list of input items.", param="input")
+    tools = _tools(body.get("tools") or [])
+    names = {tool["function"]["name"] for tool in tools}
+    check_tool_choice(body.get("tool_choice"), names)
+    sampling = sampling_inputs(body, max_tokens_of(body, "max_output_tokens"))
+    inputs: dict[str, Any] = {"messages": input_messages(body["input"], body.get("instructions")), **sampling.inputs}
+    reasoning = body.get("reasoning") or {}
+    if reasoning.get("effort"):
+        inputs["reasoning_effort"] = reasoning["effort"]
+    if tools:
+        inputs["tools"] = tools
+    if body.get("tool_choice") is not None:
+        inputs["tool_choice"] = _tool_choice(body["tool_choice"])
+    response_format = _response_format(body.get("text"))
+    if response_format is not None:
+        inputs["response_format"] = response_format
+    request = ResponseRequest(
+        body=body,
+        inputs=inputs,
+        model_name=body["model"],
+        max_tokens=sampling.max_tokens,
+        tools=names,
+        recover_tools=bool(names) and body.get("tool_choice") != "none",
+        parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
+        id="resp_" + uuid.uuid4().hex,
+        created_at=int(time.time()),
+    )
+    return model, request
+
+
+async def responses(scope: Scope, receive: Receive, send: Send) -> None:
+    body = await read_json_object(scope, receive)
+    model, request = parse_responses_request(scope, body)
+    context = context_of(scope)
+    if body.get("user"):
+        context.extra["user"] = body["user"]
+    stream = bool(body.get("stream"))
+    result = await call_model(scope, model, {**request.inputs, "stream": stream}, {})
+    builder = ResponseBuilder(request)
+    if stream:
+        deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
+        await stream_events(scope, receive, send, _events(builder, deltas), builder.failed)
+        return
+    if isinstance(result, ByteStream):
+        await result.aclose()
+        raise GatewayError("The model upstream streamed an answer that was asked for whole.")
+    context.record_usage(result.get("usage"))
+    completion = read_completion(result)
+    builder.feed(
+        Delta(completion.reasoning, completion.content, [], completion.finish_reason, completion.usage),
+        whole_tool_calls=completion.tool_calls,
+    )
+    builder.close()
+    await send_json(send, 200, builder.snapshot())
+
+
+async def _events(builder: ResponseBuilder, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+    yield builder.start()
+    async for delta in deltas:
+        out = builder.feed(delta)
+        if out:
+            yield out
+    yield builder.close()
