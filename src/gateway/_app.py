@@ -17,7 +17,7 @@ from ._openai._chat import chat_completions
 from ._openai._completions import completions
 from ._openai._models import list_models, retrieve_model
 from ._openai._responses import responses
-from ._routing import Route, Router
+from ._routing import Route, Router, without_account_prefix
 from ._state import BACKEND_KEY, SETTINGS_KEY
 from ._upstream import Backend
 
@@ -96,6 +96,8 @@ class Gateway:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
+        if scope["type"] == "http":
+            scope["path"] = without_account_prefix(scope["path"])
         env = scope.get("env", self._env)
         scope[SETTINGS_KEY] = self.settings(env)
         scope[BACKEND_KEY] = self._backend if self._backend is not None else self._backend_for_env(env)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ._errors import MethodNotAllowed, NotFound
 from ._http import ASGIApp, Receive, Scope, Send, context_of
 
-__all__ = ["Route", "Router"]
+__all__ = ["Route", "Router", "without_account_prefix"]
+
+# Cloudflare's REST paths start `/client/v4/accounts/{account_id}`; accepting them means a
+# client of the REST API (or the model page's examples) changes only the host and the token.
+_ACCOUNT_PREFIX = re.compile(r"^/client/v4/accounts/[^/]+(?=/ai/)")
+
+
+def without_account_prefix(path: str) -> str:
+    return _ACCOUNT_PREFIX.sub("", path, count=1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,85 @@
+"""A running `gateway serve` process, shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    key: str
+    banner: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_banner(process: subprocess.Popen[str], deadline: float) -> str:
+    lines: list[str] = []
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "try:" in line:
+            return "".join(lines)
+    raise AssertionError("gateway serve printed no banner:\n" + "".join(lines))
+
+
+def wait_until_up(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/healthz", timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("gateway serve did not start listening")
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GATEWAY_KEYS", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "UPSTREAM_BASE_URL")
+    }
+    env["EMULATOR_TOKEN_DELAY_MS"] = "40"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        banner = read_banner(process, deadline)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, deadline)
+        key = re.search(r"key:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        yield Server(process, url, key, banner)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(5)
