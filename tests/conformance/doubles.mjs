@@ -107,8 +107,9 @@ class ScriptedStream {
   }
 
   async #produce(controller, isStopped) {
-    const { chunks = [], delay_ms = 0, first_delay_ms, error_after, error_message } = this.spec;
+    const { chunks = [], delay_ms = 0, first_delay_ms, error_after, error_message, stall_after } = this.spec;
     for (let i = 0; i < chunks.length; i++) {
+      if (stall_after === i) return; // open, silent, until someone cancels it
       await sleep(i === 0 ? (first_delay_ms ?? delay_ms) : delay_ms);
       if (isStopped()) return;
       if (error_after === i) return this.#fail(controller, error_message);
@@ -132,7 +133,7 @@ class ScriptedStream {
 /**
  * The Workers AI binding. `script` is a list of answers, one per call, in order:
  *   {json: {...}}                            resolve with a fresh plain object
- *   {stream: {chunks, delay_ms, error_after}} resolve with a ReadableStream of bytes
+ *   {stream: {chunks, delay_ms, error_after, stall_after}} resolve with a ReadableStream of bytes
  *   {throw: {message, name}}                 reject like the real binding does
  * Any answer may carry delay_ms_before (latency before answering) and
  * repeat: true (answer every later call the same way: benchmarks).

@@ -72,7 +72,17 @@ async function installWheels(pyodide, wheelPaths) {
  * The per-request state the runtime modules need: the env of the case being
  * run (cloudflare:workers exposes it as `env`) and its waitUntil tracker.
  */
-const current = { env: {}, tracker: null };
+const current = { env: {}, tracker: null, uncaught: [] };
+
+/**
+ * An error nobody catches (a rejected promise Pyodide could not hand to Python,
+ * say) belongs to the case that caused it, not to the whole run.
+ */
+function recordUncaught(kind, error) {
+  current.uncaught.push({ kind, ...describeError(error), message: pythonErrorText(error) });
+}
+process.on("uncaughtException", (error) => recordUncaught("uncaughtException", error));
+process.on("unhandledRejection", (error) => recordUncaught("unhandledRejection", error));
 
 /** The two modules workerd registers before the SDK is imported. */
 function registerRuntimeModules(pyodide, compatFlags) {
@@ -96,8 +106,10 @@ function registerRuntimeModules(pyodide, compatFlags) {
       throw new Error(`JS module imports are not available in the conformance harness: ${name}`);
     },
     *patch_env_helper(patch) {
+      // workers.patch_env passes to_js(dict): a JS Map.
       const saved = current.env;
-      current.env = Object.assign(Object.create(saved), patch.toJs?.() ?? patch);
+      const entries = patch instanceof Map ? Object.fromEntries(patch) : patch;
+      current.env = Object.assign(Object.create(saved), entries);
       try {
         yield;
       } finally {
@@ -200,6 +212,18 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * What the client hands to cancel(). workerd cancels with an Error when a client
+ * goes away; a case can try a bare string or no reason at all, which Pyodide
+ * cannot turn into a Python exception (see the report's notes).
+ */
+function cancelReason(read) {
+  const text = read.reason ?? "client disconnected";
+  if (read.reason_kind === "string") return text;
+  if (read.reason_kind === "undefined") return undefined;
+  return new Error(text);
+}
+
 /** Whether the client should hang up now, per the case's `read` instructions. */
 function shouldCancel(read, chunkCount, text) {
   if (!read) return false;
@@ -209,7 +233,7 @@ function shouldCancel(read, chunkCount, text) {
 
 /** Read the body chunk by chunk, like a client would, timestamping each chunk. */
 async function readBody(response, read, clock, timeoutMs) {
-  const result = { chunks: [], client_cancelled: null, error: null };
+  const result = { chunks: [], client_cancelled: null, read_error: null };
   if (!response.body) return result;
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -223,31 +247,52 @@ async function readBody(response, read, clock, timeoutMs) {
       text += decoder.decode(bytes, { stream: true });
       if (shouldCancel(read, result.chunks.length, text)) {
         result.client_cancelled = { t_ms: clock.now() };
-        await reader.cancel(read.reason ?? "client disconnected");
+        await reader.cancel(cancelReason(read));
         break;
       }
     }
   } catch (error) {
-    result.error = describeError(error);
-    await reader.cancel("harness gave up").catch(() => {});
+    result.read_error = describeError(error);
+    await reader.cancel(new Error("harness gave up")).catch(() => {});
   }
   return result;
 }
 
+/**
+ * The Worker class for a case. By default each case gets a fresh isolate's view
+ * of the app: the entry module is re-executed, so module-level state (the app
+ * object and the settings it caches from env) starts anew with the case's env.
+ */
+function workerFor(spec, context) {
+  const target = WORKERS[spec.app];
+  if (!target) return { error: `no app named ${spec.app}` };
+  if (spec.app === "gateway" && context.imports.gateway.error) {
+    const lastLine = context.imports.gateway.error.trim().split("\n").at(-1);
+    return { error: `src/entry.py failed to import (${lastLine}): see test_the_gateway_imports` };
+  }
+  if (spec.fresh_isolate === false) return { workerClass: context.workers[spec.app], fresh: false };
+  try {
+    return { workerClass: context.runtime.fresh_worker(...target), fresh: true };
+  } catch (error) {
+    return { error: `re-importing ${target[0]} failed:\n${pythonErrorText(error)}` };
+  }
+}
+
 async function runCase(spec, context) {
-  const { runtime, workers, isPyProxy } = context;
+  const { runtime, isPyProxy } = context;
   const clock = new Clock();
   const logs = [];
   output.sink = logs;
+  current.uncaught = [];
   const { env, ai, ratelimits, probe } = buildEnv(spec, clock, isPyProxy);
   const tracker = new WaitUntilTracker(clock);
   Object.assign(current, { env, tracker });
   const timeoutMs = spec.timeout_ms ?? 10000;
   const outcome = { name: spec.name, error: null, status: null, headers: [], t_response_ms: null };
 
-  const workerClass = workers[spec.app];
-  if (!workerClass) {
-    outcome.error = { name: "HarnessError", message: `app ${spec.app} is not loaded (did its import fail?)` };
+  const { workerClass, fresh, error } = workerFor(spec, context);
+  if (error) {
+    outcome.error = { name: "HarnessError", message: error };
   } else {
     try {
       const request = buildRequest(spec.request);
@@ -268,11 +313,14 @@ async function runCase(spec, context) {
   // Give cancellations and waitUntil work time to land before reading the doubles.
   await new Promise((resolve) => setTimeout(resolve, spec.settle_ms ?? 20));
   outcome.wait_until = await tracker.settle(spec.settle_timeout_ms ?? 2000);
+  if (fresh) workerClass.destroy();
   outcome.ai = ai.report();
   outcome.ratelimits = Object.fromEntries(Object.entries(ratelimits).map(([k, rl]) => [k, rl.calls]));
   outcome.probe = probe.events;
   outcome.logs = logs;
+  outcome.uncaught = current.uncaught;
   output.sink = [];
+  current.uncaught = [];
   return outcome;
 }
 
@@ -294,9 +342,22 @@ function percentile(values, p) {
 /** One request through a Worker class, body read in full: wall time in ms. */
 async function timeOneRequest(context, workerClass, env, requestSpec, tracker) {
   const started = performance.now();
-  const response = await context.runtime.call_fetch(workerClass, new ExecutionContext(tracker), env, buildRequest(requestSpec));
+  const ctx = new ExecutionContext(tracker);
+  const response = await context.runtime.call_fetch(workerClass, ctx, env, buildRequest(requestSpec));
   await response.arrayBuffer();
   return { ms: performance.now() - started, status: response.status };
+}
+
+/** A separate, profiled pass over the subject, so profiling does not skew the timings. */
+async function profileSubject(context, subject, env, tracker, iterations) {
+  const profiler = context.runtime.Profiler();
+  profiler.start();
+  for (let i = 0; i < iterations; i++) {
+    await timeOneRequest(context, context.workers[subject.app], env, subject.request, tracker);
+  }
+  const text = profiler.stop();
+  profiler.destroy();
+  return text;
 }
 
 async function runBench(spec, context) {
@@ -321,6 +382,7 @@ async function runBench(spec, context) {
       if (i >= spec.warmup) timings[which].push(ms);
     }
   }
+  const profile = spec.profile ? await profileSubject(context, subject, env, tracker, spec.iterations) : null;
   await tracker.settle(2000);
   const full = median(timings.full);
   const trivial = median(timings.trivial);
@@ -334,6 +396,7 @@ async function runBench(spec, context) {
     trivial_median_ms: trivial,
     trivial_p90_ms: percentile(timings.trivial, 90),
     ratio: full / trivial,
+    profile,
     logs: output.sink.slice(0, 50),
   };
 }
@@ -356,6 +419,7 @@ async function main() {
   const runtime = pyodide.pyimport("conformance_runtime");
   const context = {
     runtime,
+    imports,
     workers: lookupWorkers(pyodide, imports),
     isPyProxy: (value) => value instanceof pyodide.ffi.PyProxy,
   };

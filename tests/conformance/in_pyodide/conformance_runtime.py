@@ -11,6 +11,7 @@ Helpers return JSON text rather than Python objects, so no proxy crosses back to
 the harness and nothing needs destroying.
 """
 
+import importlib
 import json
 import sys
 from inspect import isawaitable
@@ -26,6 +27,39 @@ async def call_fetch(worker_class: type, ctx: Any, env: Any, request: Any) -> An
     if isawaitable(result):
         result = await result
     return python_to_rpc(result)
+
+
+def fresh_worker(module_name: str, class_name: str) -> type:
+    """Re-run a Worker's entry module, as a new isolate would, and return its class.
+
+    Only the entry module is re-executed; the packages it imports stay loaded, as
+    they would in a warm isolate whose app object is rebuilt.
+    """
+    module = importlib.reload(sys.modules[module_name])
+    worker_class: type = getattr(module, class_name)
+    return worker_class
+
+
+class Profiler:
+    """cProfile over whatever Python runs between start() and stop(), event-loop callbacks included."""
+
+    def __init__(self) -> None:
+        import cProfile
+
+        self._profile = cProfile.Profile()
+
+    def start(self) -> None:
+        self._profile.enable()
+
+    def stop(self, top: int = 25) -> str:
+        import io
+        import pstats
+
+        self._profile.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(self._profile, stream=out)
+        stats.sort_stats("tottime").print_stats(top)
+        return out.getvalue()
 
 
 def runtime_versions() -> str:

@@ -43,7 +43,7 @@ async def read_body(receive: Receive) -> bytes:
     body = b""
     while True:
         message = await receive()
-        body += message.get("body", b"")
+        body += bytes(message.get("body", b""))
         if not message.get("more_body", False):
             return body
 
@@ -105,6 +105,13 @@ async def run_binding(scope: Scope, receive: Receive, send: Send) -> None:
     )
 
 
+async def limit(scope: Scope, receive: Receive, send: Send) -> None:
+    """Call a rate-limit binding the way the gateway would, and describe the answer."""
+    call = json.loads(await read_body(receive))
+    result = await getattr(scope["env"], call["binding"]).limit({"key": call["key"]})
+    await send_json(send, {"python_type": type(result).__name__, "success": result["success"]})
+
+
 async def pump(reader: Any, send: Send, log: Any) -> None:
     """Copy upstream chunks to the client as they arrive; end a failure with an error event."""
     while True:
@@ -161,6 +168,7 @@ async def stream_through(scope: Scope, receive: Receive, send: Send) -> None:
 ROUTES: dict[str, Route] = {
     "/probe/echo": echo,
     "/probe/run": run_binding,
+    "/probe/limit": limit,
     "/probe/stream": stream_through,
 }
 

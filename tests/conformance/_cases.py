@@ -1,0 +1,331 @@
+"""Conformance cases as data, and what the harness reports back about each.
+
+A case is one request to one Worker, with the answers its test doubles give.
+It is written next to the check that judges its outcome::
+
+    book = CaseBook()
+
+    @book.case(app="probe", request=post_json("/probe/run", {...}), ai=[answer_json({...})])
+    def messages_reach_the_binding_as_plain_objects(outcome: Outcome) -> None:
+        assert outcome.ai_calls[0].non_plain == []
+
+Every case runs in both Pyodide lines; the harness runs them all in one Node
+process per line, and each check then reads its own outcome.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+Json = Any
+Check = Callable[["Outcome"], None]
+
+
+# ---------------------------------------------------------------------------
+# Requests, answers of the AI double, and how the client reads
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    def to_plan(self) -> dict[str, Any]:
+        body = None if self.body is None else base64.b64encode(self.body).decode()
+        return {"method": self.method, "path": self.path, "headers": dict(self.headers), "body_b64": body}
+
+
+def get(path: str, headers: Mapping[str, str] | None = None) -> HttpRequest:
+    return HttpRequest("GET", path, headers or {})
+
+
+def post_json(path: str, payload: Json, headers: Mapping[str, str] | None = None) -> HttpRequest:
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    return HttpRequest("POST", path, all_headers, json.dumps(payload).encode())
+
+
+def post_bytes(path: str, body: bytes, headers: Mapping[str, str] | None = None) -> HttpRequest:
+    return HttpRequest("POST", path, headers or {}, body)
+
+
+def answer_json(payload: Json, *, repeat: bool = False, delay_ms: int = 0) -> dict[str, Any]:
+    """The binding resolves with this object (as the parsed JSON of an upstream answer)."""
+    return {"json": payload, "repeat": repeat, "delay_ms_before": delay_ms}
+
+
+def answer_stream(
+    chunks: Sequence[str | bytes],
+    *,
+    delay_ms: int = 0,
+    first_delay_ms: int | None = None,
+    error_after: int | None = None,
+    error_message: str = "upstream stream failed",
+    stall_after: int | None = None,
+) -> dict[str, Any]:
+    """The binding resolves with a ReadableStream that pushes one chunk every delay_ms.
+
+    error_after=k errors the stream instead of sending chunk k (k == len(chunks): after the last).
+    stall_after=k sends k chunks, then nothing more, and never closes (until cancelled).
+    bytes chunks are sent exactly, so a UTF-8 sequence can be split across two of them.
+    """
+    spec: dict[str, Any] = {
+        "chunks": [c if isinstance(c, str) else {"b64": base64.b64encode(c).decode()} for c in chunks],
+        "delay_ms": delay_ms,
+        "error_message": error_message,
+    }
+    if first_delay_ms is not None:
+        spec["first_delay_ms"] = first_delay_ms
+    if error_after is not None:
+        spec["error_after"] = error_after
+    if stall_after is not None:
+        spec["stall_after"] = stall_after
+    return {"stream": spec}
+
+
+def answer_error(message: str, *, name: str = "InferenceUpstreamError") -> dict[str, Any]:
+    """The binding rejects, as workerd's does: an InferenceUpstreamError "<code>: <description>"."""
+    return {"throw": {"message": message, "name": name}}
+
+
+def sse(*events: Json) -> list[str]:
+    """OpenAI-style SSE frames for the given JSON events, then `data: [DONE]`."""
+    return [f"data: {json.dumps(event, ensure_ascii=False)}\n\n" for event in events] + ["data: [DONE]\n\n"]
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The client cancels the body after n chunks, or once the text read so far has marker.
+
+    reason_kind: "error" (what workerd passes), "string" or "undefined".
+    """
+
+    after_chunks: int | None = None
+    after_text: str | None = None
+    reason: str = "client disconnected"
+    reason_kind: str = "error"
+
+    def to_plan(self) -> dict[str, Any]:
+        plan: dict[str, Any] = {"reason": self.reason, "reason_kind": self.reason_kind}
+        if self.after_chunks is not None:
+            plan["cancel_after_chunks"] = self.after_chunks
+        if self.after_text is not None:
+            plan["cancel_after_text"] = self.after_text
+        return plan
+
+
+# ---------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    app: str  # "gateway" (src/entry.py), "probe" or "trivial" (in_pyodide/probe_entry.py)
+    request: HttpRequest
+    check: Check
+    ai: Sequence[dict[str, Any]] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    ratelimits: Mapping[str, Sequence[bool]] = field(default_factory=dict)
+    omit: Sequence[str] = ()  # env names to leave out, such as "AI"
+    hangup: Hangup | None = None
+    fresh_isolate: bool = True  # re-run the entry module first, so the app reads this case's env
+    settle_ms: int = 20  # after the body ends, before the doubles are read
+    settle_timeout_ms: int = 2000  # longest wait for waitUntil work to finish
+    timeout_ms: int = 10000
+    marks: Sequence[Any] = ()  # pytest marks for this case's test, such as xfail
+
+    @property
+    def key(self) -> str:
+        """Unique across test modules, which may reuse a case name."""
+        return f"{self.check.__module__.rsplit('.', 1)[-1]}::{self.name}"
+
+    def to_plan(self) -> dict[str, Any]:
+        return {
+            "name": self.key,
+            "app": self.app,
+            "request": self.request.to_plan(),
+            "ai": list(self.ai),
+            "env": dict(self.env),
+            "ratelimits": {name: list(outcomes) for name, outcomes in self.ratelimits.items()},
+            "omit": list(self.omit),
+            "fresh_isolate": self.fresh_isolate,
+            "read": self.hangup.to_plan() if self.hangup else None,
+            "settle_ms": self.settle_ms,
+            "settle_timeout_ms": self.settle_timeout_ms,
+            "timeout_ms": self.timeout_ms,
+        }
+
+
+class CaseBook:
+    """The cases of one test module, declared with @book.case above their checks.
+
+    defaults are merged into every case: a module's app, env and so on.
+    """
+
+    def __init__(self, **defaults: Any) -> None:
+        self._defaults = defaults
+        self._cases: dict[str, Case] = {}
+
+    def case(self, **fields: Any) -> Callable[[Check], Check]:
+        def register(check: Check) -> Check:
+            merged = {**self._defaults, **fields}
+            merged["env"] = {**self._defaults.get("env", {}), **fields.get("env", {})}
+            name = check.__name__
+            if name in self._cases:
+                raise ValueError(f"two conformance cases are named {name}")
+            self._cases[name] = Case(name=name, check=check, **merged)
+            return check
+
+        return register
+
+    def params(self) -> list[Any]:
+        return [pytest.param(case, id=case.name, marks=list(case.marks)) for case in self._cases.values()]
+
+
+# ---------------------------------------------------------------------------
+# Outcomes
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chunk:
+    t_ms: float
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AiCall:
+    t_ms: float
+    model: Json
+    inputs: Json
+    options: Json
+    arg_count: int
+    inputs_json: str | None  # JSON.stringify(inputs), as the real binding sends it
+    non_plain: list[dict[str, str]]  # paths that were not plain JS data (proxies, class instances)
+
+
+@dataclass(frozen=True)
+class UpstreamStream:
+    produced: list[dict[str, float]]  # {index, t_ms} per chunk the double pushed
+    cancelled: dict[str, Any] | None  # {t_ms, reason} once the Worker cancelled it
+    ended: dict[str, Any] | None  # {t_ms, how: "closed" | "errored"}
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    event: str | None
+    data: str
+
+
+class Outcome:
+    """What one case did, from the client's side and from the doubles' side."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.name: str = raw["name"]
+        self.error: dict[str, str] | None = raw["error"]
+        self.status: int | None = raw["status"]
+        self.headers: list[tuple[str, str]] = [(k, v) for k, v in raw["headers"]]
+        self.t_response_ms: float | None = raw["t_response_ms"]
+        self.chunks = [Chunk(c["t_ms"], base64.b64decode(c["b64"])) for c in raw.get("chunks", [])]
+        self.client_cancelled: dict[str, float] | None = raw.get("client_cancelled")
+        self.read_error: dict[str, str] | None = raw.get("read_error")
+        self.ai_calls = [AiCall(**call) for call in raw["ai"]["calls"]]
+        self.ai_streams = [UpstreamStream(**stream) for stream in raw["ai"]["streams"]]
+        self.ratelimit_calls: dict[str, list[dict[str, Any]]] = raw["ratelimits"]
+        self.probe: list[dict[str, Any]] = raw["probe"]
+        self.wait_until: list[dict[str, Any]] = raw["wait_until"]
+        self.logs: list[str] = raw["logs"]
+        self.uncaught: list[dict[str, str]] = raw["uncaught"]
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(chunk.data for chunk in self.chunks)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def json(self) -> Json:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
+        return ", ".join(values) if values else None
+
+    def events(self) -> list[SseEvent]:
+        """The body parsed as server-sent events (data lines joined, comments dropped)."""
+        return list(_parse_sse(self.text))
+
+    def probe_events(self, kind: str) -> list[dict[str, Any]]:
+        return [event for event in self.probe if event["kind"] == kind]
+
+    def describe(self) -> str:
+        """A summary for failure messages (PyodideRun.check adds it): enough to see what went wrong."""
+        summary = {
+            "error": self.error,
+            "read_error": self.read_error,
+            "status": self.status,
+            "headers": self.headers,
+            "body": self.body[:2000].decode("utf-8", "replace"),
+            "ai_calls": len(self.ai_calls),
+            "probe": self.probe,
+            "uncaught": self.uncaught,
+            "logs": self.logs[-30:],
+        }
+        return json.dumps(summary, indent=1, ensure_ascii=False)
+
+    def assert_served(self) -> None:
+        """The Worker answered, and the client read the body, without an exception anywhere."""
+        assert self.error is None, "the Worker raised"
+        assert self.read_error is None, "reading the body failed"
+        assert not self.uncaught, "uncaught JS errors"
+
+
+def _parse_sse(text: str) -> Iterator[SseEvent]:
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        event: str | None = None
+        data: list[str] = []
+        for line in block.split("\n"):
+            if line.startswith(":") or not line:
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+        if event is not None or data:
+            yield SseEvent(event, "\n".join(data))
+
+
+@dataclass(frozen=True)
+class PyodideRun:
+    """One harness run: every selected case on one Pyodide line."""
+
+    line: str
+    result: dict[str, Any]
+
+    def outcome(self, case: Case) -> Outcome:
+        raw = self.result["cases"].get(case.key)
+        if raw is None:
+            pytest.fail(f"the harness ran no case named {case.key}", pytrace=False)
+        return Outcome(raw)
+
+    def check(self, case: Case) -> None:
+        """Judge the case's outcome; a failed check also shows what the case did."""
+        outcome = self.outcome(case)
+        try:
+            case.check(outcome)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- what happened in {self.line}:\n{outcome.describe()}") from None
