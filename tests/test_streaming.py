@@ -180,3 +180,16 @@ def test_the_framer_finds_done_only_as_a_data_line() -> None:
     assert not framer.done
     framer.feed(b"data: [DONE]\n\n")
     assert framer.done
+
+
+def test_a_json_body_arriving_as_a_stream_becomes_an_event_stream(make_gateway: MakeGateway) -> None:
+    # The binding hands back the raw body of every stream request; a JSON answer then arrives as
+    # a stream of JSON bytes, which must not be relayed as torn SSE.
+    body = json.dumps({"response": "Hello!", "usage": {"prompt_tokens": 3, "completion_tokens": 2}}).encode()
+    stream = ScriptedStream([b"  ", body[:10], body[10:]])
+    gw = make_gateway(ScriptedBackend(stream))
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "x", "stream": True}, headers=gw.auth))
+    assert reply.event_names() == []
+    assert json.loads(reply.events()[0])["response"] == "Hello!"
+    assert reply.events()[-1] == "[DONE]"
+    assert stream.closed

@@ -2,11 +2,12 @@
 
 Since workers-runtime-sdk 1.5 the SDK wraps the binding and converts dict arguments itself;
 older SDKs hand JS a proxy of the dict, and a list of dicts (`messages`) breaks when the binding
-serialises it. Converting explicitly with `Object.fromEntries` is right under both.
+serialises it. Handing over plain JS objects made from JSON is right under both.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ._errors import UpstreamError, parse_workers_ai_error
@@ -16,10 +17,11 @@ __all__ = ["BindingBackend", "JsByteStream"]
 
 
 def _to_js(value: dict[str, Any]) -> Any:
-    from js import Object  # type: ignore[import-not-found]
-    from pyodide.ffi import to_js  # type: ignore[import-not-found]
+    # Through JSON, not pyodide's to_js: to_js turns None into undefined, which the binding's
+    # JSON.stringify then drops (`"content": null` would vanish). JSON keeps exactly what was sent.
+    from js import JSON  # type: ignore[import-not-found]
 
-    return to_js(value, dict_converter=Object.fromEntries)
+    return JSON.parse(json.dumps(value))
 
 
 class JsByteStream:

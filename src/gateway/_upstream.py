@@ -8,6 +8,7 @@ answered JSON, or a `ByteStream` of SSE bytes. Failures raise `WorkersAIError` (
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import AsyncIterator
@@ -72,7 +73,7 @@ async def _attempt(
     if budget_s <= 0:
         raise UpstreamTimeout("The model upstream did not answer in time.")
     try:
-        return await asyncio.wait_for(backend.run(model, inputs, options), budget_s)
+        return await asyncio.wait_for(_answer(backend, model, inputs, options), budget_s)
     except TimeoutError:
         raise UpstreamTimeout(
             f"The model upstream did not answer within {budget_s:.3g} s. Try again, or lower max_tokens."
@@ -81,6 +82,64 @@ async def _attempt(
         raise
     except Exception as exc:  # a backend bug or transport failure: name it, never a bare 500
         raise UpstreamError(f"The model upstream failed: {type(exc).__name__}: {exc}") from exc
+
+
+async def _answer(backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+    result = await backend.run(model, inputs, options)
+    if not isinstance(result, ByteStream):
+        return result
+    try:
+        return await _settle(result)
+    except BaseException:
+        await result.aclose()
+        raise
+
+
+async def _settle(stream: ByteStream) -> UpstreamResult:
+    """Wait for the first bytes, and tell an event stream from a JSON body.
+
+    The binding hands back the raw body of every streaming request, whatever its content type,
+    so a JSON answer to a stream request (the REST path's quirk) arrives as a stream of JSON.
+    """
+    chunks = stream.__aiter__()
+    head = b""
+    while not head.strip():
+        try:
+            head += await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+    if not head.lstrip().startswith(b"{"):
+        return _Replayed(head, chunks, stream)
+    body = head + b"".join([chunk async for chunk in chunks])
+    await stream.aclose()
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise UpstreamError(
+            "The model upstream answered a stream request with a body that is neither SSE nor JSON."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError("The model upstream answered a stream request with JSON that is not an object.")
+    return parsed
+
+
+class _Replayed:
+    """A stream whose first bytes were already read: they come first, then the rest."""
+
+    def __init__(self, head: bytes, rest: AsyncIterator[bytes], source: ByteStream) -> None:
+        self._head, self._rest, self._source = head, rest, source
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        if self._head:
+            yield self._head
+        async for chunk in self._rest:
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._source.aclose()
 
 
 def _capacity_exhausted(exc: WorkersAIError, attempts: int) -> ServiceUnavailable:

@@ -142,7 +142,6 @@ def messages_reach_the_binding_as_plain_js_objects(outcome: Outcome) -> None:
 @book.case(
     request=native({"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2}),
     ai=[answer_json(CHAT)],
-    marks=[pytest.mark.xfail(strict=True, reason="to_js() turns None into undefined, which JSON drops")],
 )
 def the_binding_serialises_exactly_what_the_client_sent(outcome: Outcome) -> None:
     # The real binding sends JSON.stringify(inputs) on. A Python None must become JS null
@@ -377,7 +376,6 @@ def a_json_object_answer_to_a_stream_request_becomes_an_event_stream(outcome: Ou
 @book.case(
     request=native({"prompt": "hi", "stream": True}),
     ai=[answer_stream([json.dumps(PROMPT_ANSWER)])],
-    marks=[pytest.mark.xfail(strict=True, reason="a JSON body arriving as a stream is relayed as torn SSE")],
 )
 def a_json_body_streamed_to_a_stream_request_becomes_an_event_stream(outcome: Outcome) -> None:
     # workerd's binding returns the raw body for every `stream: true` request, whatever its
