@@ -397,6 +397,104 @@ def a_streamed_responses_request_asks_for_json_and_streams_it(outcome: Outcome) 
     assert outcome.events()[-1].data == "[DONE]"
 
 
+# --- the OpenAI dialect --------------------------------------------------------------
+
+REASONED = sse(
+    *[{"choices": [{"index": 0, "delta": {"reasoning": word}}]} for word in ["Think", "ing"]],
+    *[{"choices": [{"index": 0, "delta": {"content": word}}]} for word in ["Hel", "lo", ", ", "wor", "ld"]],
+    {
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 4, "completion_tokens": 7},
+    },
+)
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def openai(path: str, body: dict[str, Any]) -> HttpRequest:
+    return post_json(path, {"model": "gpt-oss-120b", **body}, AUTH)
+
+
+def data_of(outcome: Outcome) -> list[Any]:
+    return [json.loads(event.data) for event in outcome.events() if event.data != "[DONE]"]
+
+
+@book.case(request=openai("/v1/chat/completions", {"messages": HELLO}), ai=[answer_json(CHAT)])
+def chat_completions_answers_a_chat_completion(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert outcome.status == 200
+    reply = outcome.json()
+    assert reply["object"] == "chat.completion" and reply["choices"][0]["message"]["content"] == "Hi!"
+    (call,) = outcome.ai_calls
+    assert call.model == MODEL and call.inputs["messages"] == HELLO and call.inputs["max_tokens"] == 8192
+
+
+@book.case(
+    request=openai(
+        "/v1/chat/completions", {"messages": HELLO, "stream": True, "stream_options": {"include_usage": True}}
+    ),
+    ai=[answer_stream(REASONED, delay_ms=50)],
+)
+def chat_completions_streams_chunks_as_the_model_produces_them(outcome: Outcome) -> None:
+    outcome.assert_served()
+    chunks = data_of(outcome)
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "Hello, world"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 7
+    assert outcome.events()[-1].data == "[DONE]"
+    (upstream,) = outcome.ai_streams
+    assert outcome.chunks[1].t_ms < upstream.produced[-1]["t_ms"] - 200, "deltas leave before the model finishes"
+
+
+@book.case(
+    request=openai("/v1/responses", {"input": "hello", "stream": True}),
+    ai=[answer_stream(REASONED, delay_ms=50)],
+)
+def responses_streams_the_event_grammar_token_by_token(outcome: Outcome) -> None:
+    outcome.assert_served()
+    events = data_of(outcome)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[0]["type"] == "response.created" and events[-1]["type"] == "response.completed"
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert deltas == ["Hel", "lo", ", ", "wor", "ld"]
+    assert events[-1]["response"]["output"][1]["content"][0]["text"] == "Hello, world"
+    (call,) = outcome.ai_calls
+    assert call.inputs["stream"] is True and "messages" in call.inputs, "sent as the messages form, which streams"
+    (upstream,) = outcome.ai_streams
+    first_delta = next(i for i, c in enumerate(outcome.chunks) if b"output_text.delta" in c.data)
+    assert outcome.chunks[first_delta].t_ms < upstream.produced[-1]["t_ms"] - 100
+
+
+@book.case(
+    request=openai("/v1/responses", {"input": "hello", "stream": True}),
+    ai=[answer_stream(REASONED, delay_ms=10, error_after=4, error_message="reset")],
+)
+def a_responses_stream_that_breaks_ends_with_response_failed(outcome: Outcome) -> None:
+    outcome.assert_served()
+    events = data_of(outcome)
+    assert events[-1]["type"] == "response.failed" and events[-1]["response"]["status"] == "failed"
+
+
+@book.case(request=openai("/v1/completions", {"prompt": "Say hello."}), ai=[answer_json(PROMPT_ANSWER)])
+def completions_answers_a_text_completion(outcome: Outcome) -> None:
+    outcome.assert_served()
+    reply = outcome.json()
+    assert reply["object"] == "text_completion" and reply["choices"][0]["text"] == PROMPT_ANSWER["response"]
+    assert outcome.ai_calls[0].inputs["prompt"] == "Say hello."
+
+
+@book.case(request=get("/v1/models", AUTH))
+def models_lists_the_allowed_models(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert [m["id"] for m in outcome.json()["data"]] == [MODEL]
+
+
+@book.case(request=openai("/v1/chat/completions", {"messages": HELLO}), ai=[answer_error("5006: bad input")])
+def an_upstream_error_uses_openais_envelope(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert outcome.status == 400
+    assert outcome.json()["error"]["type"] == "invalid_request_error"
+
+
 # --- logs --------------------------------------------------------------------------
 
 
