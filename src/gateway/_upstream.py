@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -58,7 +58,7 @@ async def call_upstream(
         try:
             return await _attempt(backend, model, inputs, options, deadline - time.monotonic())
         except WorkersAIError as exc:
-            delay = policy.retry_base_s * (2**attempt) * (0.5 + random.random() / 2)
+            delay = policy.retry_base_s * (2**attempt) * (0.5 + os.urandom(1)[0] / 510)  # jitter: 0.5-1x
             if not exc.retryable:
                 raise
             if attempt >= policy.capacity_retries or time.monotonic() + delay >= deadline:

@@ -12,8 +12,8 @@ an extra attribute (`message.reasoning_content`).
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +105,7 @@ class ChatRequest:
     tools: set[str]
     recover_tools: bool
     parallel_tool_calls: bool
-    id: str = field(default_factory=lambda: "chatcmpl-" + uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: "chatcmpl-" + os.urandom(16).hex())
     created: int = field(default_factory=lambda: int(time.time()))
 
 

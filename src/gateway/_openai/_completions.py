@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +52,7 @@ class CompletionRequest:
     max_tokens: int
     include_usage: bool
     stops: tuple[str, ...]
-    id: str = field(default_factory=lambda: "cmpl-" + uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: "cmpl-" + os.urandom(16).hex())
     created: int = field(default_factory=lambda: int(time.time()))
 
     def choice(self, text: str, finish: str | None) -> dict[str, Any]:

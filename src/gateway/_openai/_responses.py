@@ -8,8 +8,8 @@ synthesized from a whole answer only when the upstream answers JSON to a stream 
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -155,7 +155,7 @@ def parse_responses_request(scope: Scope, body: dict[str, Any]) -> tuple[str, Re
         tools=names,
         recover_tools=bool(names) and body.get("tool_choice") != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
-        id="resp_" + uuid.uuid4().hex,
+        id="resp_" + os.urandom(16).hex(),
         created_at=int(time.time()),
     )
     return model, request
