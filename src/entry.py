@@ -3,6 +3,9 @@
 from workers import WorkerEntrypoint, asgi
 
 from gateway import Gateway
+from gateway.durable import TokenBudget  # exported: wrangler.toml binds TOKEN_BUDGETS to it
+
+__all__ = ["Default", "TokenBudget"]
 
 # Built once per isolate; it reads settings from `env` on the first request.
 app = Gateway()

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from gateway import Gateway
+from gateway._guards import Guards
 from gateway.emulator import Emulator
 from gateway.keys import key_entry
+from gateway.local.limits import local_guards
 
 MODEL = "@cf/openai/gpt-oss-120b"
 NATIVE = f"/ai/run/{MODEL}"
@@ -23,6 +25,7 @@ class Harness:
     backend: Any
     logs: list[str] = field(default_factory=list)
     key: str = KEY
+    guards: Guards | None = None
 
     @property
     def auth(self) -> dict[str, str]:
@@ -32,15 +35,42 @@ class Harness:
 MakeGateway = Callable[..., Harness]
 
 
+@dataclass
+class FakeClock:
+    """Time that moves only when a test says so (limits' windows and retry-after, exactly)."""
+
+    now: float = 1_800_000_000.0  # 2027-01-15T08:00:00Z: the start of a minute, 16 h before a new day
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def tiers(**limits: int) -> str:
+    """A `TIERS` value with one tier, `default`, with these limits."""
+    return json.dumps({"default": limits})
+
+
 @pytest.fixture
 def make_gateway() -> MakeGateway:
-    """Build the smallest gateway a test needs: an emulator (or the given backend) and one key."""
+    """Build the smallest gateway a test needs: an emulator (or the given backend), one key, and
+    in-process limits (on `clock`, for tests that move time) unless `guards` are given."""
 
-    def make(backend: Any = None, *, keys: str | None = None, **variables: str) -> Harness:
+    def make(
+        backend: Any = None,
+        *,
+        keys: str | None = None,
+        guards: Guards | None = None,
+        clock: Callable[[], float] | None = None,
+        **variables: str,
+    ) -> Harness:
         backend = backend if backend is not None else Emulator(token_delay_ms=0)
         env = {"GATEWAY_KEYS": json.dumps([key_entry("tester", KEY)]) if keys is None else keys, **variables}
         logs: list[str] = []
-        app = Gateway(backend=backend, env=SimpleNamespace(**env), log=logs.append)
-        return Harness(app=app, backend=backend, logs=logs)
+        guards = guards if guards is not None else (local_guards(clock) if clock is not None else local_guards())
+        app = Gateway(backend=backend, env=SimpleNamespace(**env), log=logs.append, guards=guards)
+        return Harness(app=app, backend=backend, logs=logs, guards=guards)
 
     return make

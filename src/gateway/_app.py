@@ -8,7 +8,9 @@ from typing import Any
 from ._auth import AuthMiddleware
 from ._config import Settings, read_settings
 from ._context import LogSink, RequestContextMiddleware
+from ._cors import CORSMiddleware
 from ._exceptions import ErrorMiddleware
+from ._guards import GUARDS_KEY, Guards
 from ._health import healthz
 from ._http import ASGIApp, Receive, Scope, Send
 from ._limits import BodyLimitMiddleware
@@ -17,6 +19,7 @@ from ._openai._chat import chat_completions
 from ._openai._completions import completions
 from ._openai._models import list_models, retrieve_model
 from ._openai._responses import responses
+from ._ratelimit import RateLimitMiddleware
 from ._routing import Route, Router, without_account_prefix
 from ._state import BACKEND_KEY, SETTINGS_KEY
 from ._upstream import Backend
@@ -44,6 +47,12 @@ def _binding_backend(env: Any) -> Backend:
     return BindingBackend(getattr(env, "AI", None))
 
 
+def _binding_guards(env: Any) -> Guards:
+    from ._bindings import binding_guards
+
+    return binding_guards(env)
+
+
 def _log_to_stdout(line: str) -> None:
     # On Workers, print() is console.log: one line per call reaches Workers Logs.
     print(line, flush=True)
@@ -63,9 +72,14 @@ class Gateway:
         env: Any = None,
         log: LogSink = _log_to_stdout,
         backend_for_env: Callable[[Any], Backend] = _binding_backend,
+        guards: Guards | None = None,
+        guards_for_env: Callable[[Any], Guards] = _binding_guards,
     ) -> None:
         self._backend = backend
         self._backend_for_env = backend_for_env
+        # In-process limits (local server, tests) belong to this app; the Worker's are bindings.
+        self._guards = guards
+        self._guards_for_env = guards_for_env
         self._env = env
         self._settings: Settings | None = None
         self._stack = self._build_stack(log)
@@ -77,8 +91,10 @@ class Gateway:
         layers: list[Callable[[ASGIApp], ASGIApp]] = [
             lambda inner: RequestContextMiddleware(inner, log=log, backend_name=self._backend_name),
             lambda inner: ErrorMiddleware(inner, log=log),
+            CORSMiddleware,
             BodyLimitMiddleware,
             lambda inner: AuthMiddleware(inner, public_paths=PUBLIC_PATHS),
+            RateLimitMiddleware,
         ]
         for layer in reversed(layers):
             app = layer(app)
@@ -101,6 +117,7 @@ class Gateway:
         env = scope.get("env", self._env)
         scope[SETTINGS_KEY] = self.settings(env)
         scope[BACKEND_KEY] = self._backend if self._backend is not None else self._backend_for_env(env)
+        scope[GUARDS_KEY] = self._guards if self._guards is not None else self._guards_for_env(env)
         await self._stack(scope, receive, send)
 
 

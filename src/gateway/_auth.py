@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 from ._config import ApiKey, Settings
 from ._errors import ServiceUnavailable, Unauthorized
+from ._guards import KEY_KEY, KeyStore, guards_of
 from ._http import ASGIApp, Receive, Scope, Send, context_of, header
+from ._policy import format_time
 from ._state import settings_of
 
 __all__ = ["AuthMiddleware", "find_key", "presented_key"]
@@ -41,14 +44,41 @@ def find_key(keys: tuple[ApiKey, ...], presented: str) -> ApiKey | None:
     return found
 
 
-def _refuse_when_unconfigured(settings: Settings) -> None:
+async def _look_up(store: KeyStore, presented: str) -> ApiKey | None:
+    digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
+    try:
+        return await store.find(digest)
+    except Exception as exc:
+        # Authentication never fails open: a store that cannot answer admits no one.
+        raise ServiceUnavailable(
+            f"The gateway cannot read its key store ({store.name}) right now, so it cannot check the key. "
+            "Retry shortly.",
+            code="key_store_unavailable",
+            retry_after=1.0,
+        ) from exc
+
+
+def _refuse_unusable(key: ApiKey, now: float) -> None:
+    """An expired or revoked key says which, and nothing about any other key."""
+    if key.disabled:
+        raise Unauthorized(
+            "This API key has been revoked. Ask the gateway's operator for a new key.", code="revoked_api_key"
+        )
+    if key.expires_at is not None and now >= key.expires_at:
+        raise Unauthorized(
+            f"This API key expired at {format_time(key.expires_at)}. Ask the gateway's operator for a new key.",
+            code="expired_api_key",
+        )
+
+
+def _refuse_when_unconfigured(settings: Settings, has_store: bool) -> None:
     if settings.problems:
         raise ServiceUnavailable(
             "The gateway's configuration has problems, so it serves no one until they are fixed: "
             + "; ".join(settings.problems),
             code="gateway_misconfigured",
         )
-    if not settings.keys:
+    if not settings.keys and not has_store:
         raise ServiceUnavailable(
             "No API keys are configured, so the gateway refuses every request. Create one with "
             "`uv run gateway keys create --name NAME`, then set the GATEWAY_KEYS secret "
@@ -67,12 +97,19 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         settings = settings_of(scope)
-        _refuse_when_unconfigured(settings)
+        store = guards_of(scope).keys
+        _refuse_when_unconfigured(settings, store is not None)
         presented = presented_key(scope)
         if not presented:
             raise Unauthorized(f"An API key is required. {_HOW_TO_SEND}", code="missing_api_key")
-        key = find_key(settings.keys, presented) if len(presented) <= _MAX_KEY_LENGTH else None
+        key = None
+        if len(presented) <= _MAX_KEY_LENGTH:
+            key = find_key(settings.keys, presented)
+            if key is None and store is not None:
+                key = await _look_up(store, presented)
         if key is None:
             raise Unauthorized(f"The API key is not valid. {_HOW_TO_SEND}", code="invalid_api_key")
         context_of(scope).key_name = key.name
+        _refuse_unusable(key, time.time())
+        scope[KEY_KEY] = key
         await self.app(scope, receive, send)

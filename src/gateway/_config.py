@@ -6,24 +6,16 @@ not guessed at: it is recorded as a problem, and guarded routes answer 503 namin
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "ApiKey", "Settings", "read_settings"]
+from ._policy import ApiKey, Tier, parse_keys, parse_origins, parse_tiers
+
+__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "ApiKey", "Settings", "parse_keys", "read_settings"]
 
 DEFAULT_MODEL = "@cf/openai/gpt-oss-120b"
 # The models whose input schema the gateway knows; the allow-list may only name these.
 KNOWN_MODELS = ("@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b")
-
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    name: str
-    sha256: bytes
 
 
 @dataclass(frozen=True)
@@ -36,7 +28,14 @@ class Settings:
     capacity_retries: int = 2
     retry_base_s: float = 0.25
     log_prompts: bool = False
+    # Empty: no limits at all (the shipped wrangler.toml sets TIERS). See _policy.py.
+    tiers: dict[str, Tier] = field(default_factory=dict)
+    limits_fail_open: bool = False
+    cors_origins: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
+
+    def tier_of(self, key: ApiKey) -> Tier | None:
+        return self.tiers.get(key.tier)
 
 
 def _raw(env: Any, name: str) -> str | None:
@@ -81,29 +80,6 @@ def _models(env: Any, problems: list[str]) -> tuple[str, ...]:
     return names
 
 
-def parse_keys(raw: str) -> tuple[ApiKey, ...]:
-    """Parse `GATEWAY_KEYS`: a JSON list of `{"name", "sha256"}`. Raises ValueError saying why."""
-    try:
-        entries = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"GATEWAY_KEYS is not valid JSON ({exc.msg})") from None
-    if not isinstance(entries, list):
-        raise ValueError('GATEWAY_KEYS must be a JSON list of {"name", "sha256"} objects')
-    return tuple(_parse_key(index, entry) for index, entry in enumerate(entries))
-
-
-def _parse_key(index: int, entry: Any) -> ApiKey:
-    where = f"GATEWAY_KEYS[{index}]"
-    if not isinstance(entry, dict):
-        raise ValueError(f'{where} must be an object with "name" and "sha256"')
-    name, digest = entry.get("name"), entry.get("sha256")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"{where}.name must be a non-empty string")
-    if not isinstance(digest, str) or not _SHA256_HEX.match(digest.lower()):
-        raise ValueError(f"{where}.sha256 must be 64 hex characters (the SHA-256 of the key)")
-    return ApiKey(name=name, sha256=bytes.fromhex(digest))
-
-
 def _keys(env: Any, problems: list[str]) -> tuple[ApiKey, ...]:
     raw = _raw(env, "GATEWAY_KEYS")
     if raw is None or not raw.strip():
@@ -115,7 +91,41 @@ def _keys(env: Any, problems: list[str]) -> tuple[ApiKey, ...]:
         return ()
 
 
+def _tiers(env: Any, problems: list[str]) -> dict[str, Tier]:
+    raw = _raw(env, "TIERS")
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        return parse_tiers(raw)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return {}
+
+
+def _origins(env: Any, problems: list[str]) -> tuple[str, ...]:
+    try:
+        return parse_origins(_raw(env, "CORS_ORIGINS") or "")
+    except ValueError as exc:
+        problems.append(str(exc))
+        return ()
+
+
+def _check_key_tiers(settings: Settings) -> Settings:
+    # A key whose tier is not defined would have no limits by accident: refuse to serve instead.
+    if not settings.tiers:
+        return settings
+    missing = sorted({key.tier for key in settings.keys if key.tier not in settings.tiers})
+    if not missing:
+        return settings
+    problem = f"GATEWAY_KEYS uses tier(s) {', '.join(missing)} that TIERS does not define"
+    return replace(settings, problems=(*settings.problems, problem))
+
+
 def read_settings(env: Any) -> Settings:
+    return _check_key_tiers(_read(env))
+
+
+def _read(env: Any) -> Settings:
     problems: list[str] = []
     # Keyword arguments are evaluated in order, so `problems` is complete when it is read last.
     return Settings(
@@ -127,5 +137,8 @@ def read_settings(env: Any) -> Settings:
         capacity_retries=int(_number(env, "CAPACITY_RETRIES", 2, 0, 5, problems)),
         retry_base_s=_number(env, "RETRY_BASE_MS", 250, 0, 10_000, problems) / 1000,
         log_prompts=_flag(env, "LOG_PROMPTS", problems),
+        tiers=_tiers(env, problems),
+        limits_fail_open=_flag(env, "LIMITS_FAIL_OPEN", problems),
+        cors_origins=_origins(env, problems),
         problems=tuple(problems),
     )

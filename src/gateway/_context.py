@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +24,7 @@ def _request_id(scope: Scope) -> str:
     offered = header(scope, b"x-request-id")
     if offered and _SAFE_ID.match(offered):
         return offered
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as unique as uuid4, without importing uuid (platform) in the Worker
 
 
 def _server_timing(context: RequestContext) -> str:
@@ -54,6 +54,7 @@ class RequestContextMiddleware:
                     (b"x-request-id", context.request_id.encode()),
                     (b"server-timing", _server_timing(context).encode()),
                     (b"x-gateway-backend", (context.backend or "unknown").encode()),
+                    *((name.encode(), value.encode()) for name, value in context.response_headers.items()),
                 ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)

@@ -37,6 +37,10 @@ class RequestContext:
     error: str | None = None
     backend: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Headers every answer to this request carries, error answers included (CORS, rate limits).
+    response_headers: dict[str, str] = field(default_factory=dict)
+    # The client went away before the answer was whole (what was generated is unknown).
+    aborted: bool = False
     # Run when the request is over, streams included, before its log line: reconciliation work
     # (token budgets, usage records) that needs the final counts.
     finishers: list[Callable[[RequestContext], Awaitable[None]]] = field(default_factory=list)

@@ -176,6 +176,7 @@ async def stream_events(
         await asyncio.wait({pump, watcher}, return_when=asyncio.FIRST_COMPLETED)
         if not pump.done():
             context.error = "client disconnected"
+            context.aborted = True
             pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
     finally:
@@ -191,6 +192,7 @@ async def _pump(
             await _send_chunk(send, context, chunk)
     except _ClientGone:
         context.error = "client disconnected"
+        context.aborted = True
         return
     except GatewayError as exc:
         await _end_with_error(send, context, exc, error_event)

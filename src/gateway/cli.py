@@ -3,31 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from .keys import key_entry, new_key
-
 __all__ = ["main"]
-
-
-def _create_key(args: argparse.Namespace) -> int:
-    key = new_key()
-    entry = json.dumps(key_entry(args.name, key))
-    print(f"""New API key "{args.name}". It is shown only this once; store it now:
-
-    {key}
-
-Add this entry to the GATEWAY_KEYS JSON list (the gateway stores only the hash):
-
-    {entry}
-
-Next:
-  production:  npx wrangler secret put GATEWAY_KEYS      (paste the whole list, e.g. [{entry}])
-  locally:     GATEWAY_KEYS='[{entry}]' in .dev.vars
-Clients send it as `Authorization: Bearer <key>` (what the openai SDK does) or `x-api-key: <key>`.""")
-    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -38,6 +17,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .local.keycommands import add_key_commands
     from .local.server import BACKENDS
 
     parser = argparse.ArgumentParser(prog="gateway", description="gpt-oss gateway: local server and key tools")
@@ -48,9 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", choices=BACKENDS, help="AI backend (default: chosen from the configuration)")
     serve.set_defaults(handler=_serve)
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
-    create = keys.add_parser("create", help="make a new random key and print its GATEWAY_KEYS entry")
-    create.add_argument("--name", required=True, help="a name for the key; logs show it, never the key")
-    create.set_defaults(handler=_create_key)
+    add_key_commands(keys)
     return parser
 
 

@@ -16,6 +16,8 @@ from ..emulator import Emulator, Faults
 from ..keys import key_entry, new_key
 from .backends import OpenAIBackend, RestBackend
 from .config import load_env
+from .keystore import DEFAULT_KEYS_FILE, FileKeyStore
+from .limits import local_guards
 
 __all__ = ["BACKENDS", "LocalApp", "build_local_app", "choose_backend", "serve"]
 
@@ -54,18 +56,26 @@ class LocalApp:
     backend: Backend
     env: dict[str, str]
     generated_key: str | None
+    key_store: FileKeyStore | None = None
+
+
+def key_store(root: Path, env: dict[str, str]) -> FileKeyStore | None:
+    """The keys file, when `KEYS_FILE` names one or the default one exists."""
+    path = root / env.get("KEYS_FILE", DEFAULT_KEYS_FILE)
+    return FileKeyStore(path) if "KEYS_FILE" in env or path.is_file() else None
 
 
 def build_local_app(root: Path, backend_name: str | None = None, environ: dict[str, str] | None = None) -> LocalApp:
     env = load_env(root, environ)
     generated = None
-    if not env.get("GATEWAY_KEYS", "").strip():
+    store = key_store(root, env)
+    if not env.get("GATEWAY_KEYS", "").strip() and store is None:
         # Never serve open: make a key for this run only, and say so.
         generated = new_key()
         env["GATEWAY_KEYS"] = json.dumps([key_entry("local-dev", generated)])
     backend = make_backend(backend_name or choose_backend(env), env)
-    app = Gateway(backend=backend, env=SimpleNamespace(**env))
-    return LocalApp(app=app, backend=backend, env=env, generated_key=generated)
+    app = Gateway(backend=backend, env=SimpleNamespace(**env), guards=local_guards(keys=store))
+    return LocalApp(app=app, backend=backend, env=env, generated_key=generated, key_store=store)
 
 
 def banner(local: LocalApp, url: str) -> str:
@@ -84,6 +94,10 @@ def banner(local: LocalApp, url: str) -> str:
         ]
     else:
         lines.append(f"  keys:     {len(settings.keys)} from GATEWAY_KEYS")
+    if local.key_store is not None:
+        lines.append(f"  keys:     also from {local.key_store.path} (read on each request)")
+    if settings.tiers:
+        lines.append(f"  tiers:    {', '.join(settings.tiers)} (limits in-process)")
     lines += [f"  problem:  {problem}" for problem in settings.problems]
     lines.append(f"  try:      curl {url}/healthz")
     return "\n".join(lines)

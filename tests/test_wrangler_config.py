@@ -1,0 +1,45 @@
+"""wrangler.toml declares every binding the gateway uses, and its tiers agree with their bindings."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from gateway._bindings import BUDGETS_BINDING, USAGE_BINDING
+from gateway._config import read_settings
+from gateway._policy import binding_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config() -> dict[str, Any]:
+    with (ROOT / "wrangler.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def test_the_shipped_variables_parse_without_problems() -> None:
+    settings = read_settings(SimpleNamespace(**_config()["vars"]))
+    assert settings.problems == () and settings.tiers
+    assert settings.limits_fail_open is False
+
+
+def test_every_tier_with_a_request_limit_has_its_binding_with_the_same_limit() -> None:
+    config = _config()
+    declared = {entry["name"]: entry["simple"] for entry in config.get("ratelimits", [])}
+    for tier in read_settings(SimpleNamespace(**config["vars"])).tiers.values():
+        if tier.requests is not None:
+            assert declared[binding_name(tier.name)] == {"limit": tier.requests, "period": tier.period}
+
+
+def test_the_budget_object_is_bound_exported_and_sqlite_backed() -> None:
+    config = _config()
+    [binding] = [b for b in config["durable_objects"]["bindings"] if b["name"] == BUDGETS_BINDING]
+    assert binding["class_name"] == "TokenBudget"
+    assert any("TokenBudget" in m.get("new_sqlite_classes", []) for m in config["migrations"])
+    assert "TokenBudget" in (ROOT / "src" / "entry.py").read_text()
+
+
+def test_usage_goes_to_analytics_engine() -> None:
+    assert [d["binding"] for d in _config()["analytics_engine_datasets"]] == [USAGE_BINDING]
