@@ -19,17 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._calls import call_model
-from .._errors import GatewayError, InvalidRequest
+from .._errors import InvalidRequest
 from .._http import Receive, Scope, Send, context_of, read_json_object, send_json
 from .._render import openai_error_event
 from .._schema import Array, Bool, Integer, Obj, Spec, Str
 from .._sse import DONE, encode_event, stream_events
 from .._state import settings_of
-from .._upstream import ByteStream
 from ._finish import FinishState, reasoning_tokens
 from ._messages import chat_messages
 from ._models import resolve_model
-from ._output import Completion, Delta, deltas_of, read_completion, usage_numbers
+from ._output import Completion, Delta, deltas_of, usage_numbers, whole_answer
 from ._request import (
     FUNCTION_TOOL,
     SAMPLING,
@@ -42,7 +41,7 @@ from ._request import (
     stop_sequences,
     tool_names,
 )
-from ._tools import call_id, looks_like_json, recover_tool_calls
+from ._tools import HeldCall, call_id, recover_tool_calls
 
 __all__ = ["chat_completions"]
 
@@ -152,11 +151,7 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
         deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
         await stream_events(scope, receive, send, chunks.translate(deltas), openai_error_event)
         return
-    if isinstance(result, ByteStream):
-        await result.aclose()
-        raise GatewayError("The model upstream streamed an answer that was asked for whole.")
-    context.record_usage(result.get("usage"))
-    await send_json(send, 200, chat_completion(request, read_completion(result)))
+    await send_json(send, 200, chat_completion(request, await whole_answer(result, context)))
 
 
 def _usage(usage: dict[str, Any] | None, reasoning: str, visible: str) -> dict[str, Any]:
@@ -224,7 +219,7 @@ class ChatChunks:
         self.upstream_finish: str | None = None
         self.usage: dict[str, Any] | None = None
         self.call_ids: dict[int, str] = {}
-        self.held_json: str | None = None  # content held back as a possible leaked tool call
+        self.held = HeldCall(request.tools, request.id, enabled=request.recover_tools)
         self.reasoning = ""
         self.visible = ""
 
@@ -262,10 +257,7 @@ class ChatChunks:
         return out
 
     def _content(self, text: str) -> bytes:
-        if self.held_json is None and self.request.recover_tools and not self.visible and looks_like_json(text):
-            self.held_json = ""
-        if self.held_json is not None:
-            self.held_json += text
+        if self.held.hold(text, at_start=not self.visible):
             return b""
         return self._visible(self.finish.feed(text))
 
@@ -290,13 +282,8 @@ class ChatChunks:
         )
 
     def _release_held(self) -> bytes:
-        held, self.held_json = self.held_json, None
-        if held is None:
-            return b""
-        calls = recover_tool_calls(held, self.request.tools, self.request.id) if not self.call_ids else None
-        if not calls:
-            return self._visible(self.finish.feed(held))
-        out = b""
+        calls, text = self.held.release(may_be_calls=not self.call_ids)
+        out = self._visible(self.finish.feed(text))
         for index, call in enumerate(calls):
             out += self._tool_call(index, call["id"], call["function"]["name"], call["function"]["arguments"])
         return out

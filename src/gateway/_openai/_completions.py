@@ -9,16 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._calls import call_model
-from .._errors import GatewayError, InvalidRequest
+from .._errors import InvalidRequest
 from .._http import Receive, Scope, Send, context_of, read_json_object, send_json
 from .._render import openai_error_event
 from .._schema import AnyOf, Array, Bool, Integer, Obj, Spec, Str
 from .._sse import DONE, encode_event, stream_events
 from .._state import settings_of
-from .._upstream import ByteStream
 from ._finish import FinishState
 from ._models import resolve_model
-from ._output import Delta, deltas_of, read_completion, usage_numbers
+from ._output import Delta, deltas_of, usage_numbers, whole_answer
 from ._request import SAMPLING, STOP, check_fields, max_tokens_of, sampling_inputs, stop_sequences
 
 __all__ = ["completions"]
@@ -99,11 +98,7 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
         await stream_events(scope, receive, send, _stream(request, deltas), openai_error_event)
         return
-    if isinstance(result, ByteStream):
-        await result.aclose()
-        raise GatewayError("The model upstream streamed an answer that was asked for whole.")
-    context.record_usage(result.get("usage"))
-    answer = read_completion(result)
+    answer = await whole_answer(result, context)
     finish = FinishState(request.stops, request.max_tokens)
     text = finish.cut(answer.content)
     reason = finish.reason(answer.finish_reason, False, answer.usage)

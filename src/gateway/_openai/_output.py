@@ -149,3 +149,12 @@ def deltas_of(result: UpstreamResult, context: RequestContext, idle_timeout_s: f
         return _stream_deltas(result, context, idle_timeout_s)
     context.record_usage(result.get("usage"))
     return _whole_as_deltas(result)
+
+
+async def whole_answer(result: UpstreamResult, context: RequestContext) -> Completion:
+    """The answer to a request that did not ask to stream, read whole."""
+    if isinstance(result, ByteStream):
+        await result.aclose()
+        raise UpstreamError("The model upstream streamed an answer that was asked for whole.")
+    context.record_usage(result.get("usage"))
+    return read_completion(result)

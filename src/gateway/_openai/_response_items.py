@@ -17,7 +17,7 @@ from .._errors import GatewayError
 from .._sse import encode_event
 from ._finish import FinishState, reasoning_tokens
 from ._output import Delta, usage_numbers
-from ._tools import call_id, looks_like_json, recover_tool_calls
+from ._tools import HeldCall, call_id
 
 __all__ = ["ResponseBuilder", "ResponseRequest"]
 
@@ -55,7 +55,7 @@ class ResponseBuilder:
         self.usage: dict[str, Any] | None = None
         self.upstream_finish: str | None = None
         self.finish = FinishState((), request.max_tokens)
-        self.held_json: str | None = None
+        self.held = HeldCall(request.tools, request.id, enabled=request.recover_tools)
         self.status = "in_progress"
         self.error: dict[str, Any] | None = None
 
@@ -139,15 +139,7 @@ class ResponseBuilder:
         )
 
     def _content(self, text: str) -> bytes:
-        if (
-            self.held_json is None
-            and self.request.recover_tools
-            and self._current("message") is None
-            and looks_like_json(text)
-        ):
-            self.held_json = ""
-        if self.held_json is not None:
-            self.held_json += text
+        if self.held.hold(text, at_start=self._current("message") is None):
             return b""
         return self._text(text)
 
@@ -188,13 +180,8 @@ class ResponseBuilder:
         return out
 
     def _release_held(self) -> bytes:
-        held, self.held_json = self.held_json, None
-        if held is None:
-            return b""
-        calls = recover_tool_calls(held, self.request.tools, self.request.id) if not self.calls else None
-        if not calls:
-            return self._text(held)
-        out = b""
+        calls, text = self.held.release(may_be_calls=not self.calls)
+        out = self._text(text) if text else b""
         for index, call in enumerate(calls):
             out += self._call(index, call["id"], call["function"]["name"], call["function"]["arguments"])
         return out

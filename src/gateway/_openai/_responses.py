@@ -14,14 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .._calls import call_model
-from .._errors import GatewayError, InvalidRequest
+from .._errors import InvalidRequest
 from .._http import Receive, Scope, Send, context_of, read_json_object, send_json
 from .._schema import AnyOf, Array, Bool, Integer, Null, Obj, Spec, Str
 from .._sse import stream_events
 from .._state import settings_of
-from .._upstream import ByteStream
 from ._models import resolve_model
-from ._output import Delta, deltas_of, read_completion
+from ._output import Delta, deltas_of, whole_answer
 from ._request import SAMPLING, check_fields, check_tool_choice, max_tokens_of, sampling_inputs
 from ._response_input import input_messages
 from ._response_items import ResponseBuilder, ResponseRequest
@@ -174,11 +173,7 @@ async def responses(scope: Scope, receive: Receive, send: Send) -> None:
         deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
         await stream_events(scope, receive, send, _events(builder, deltas), builder.failed)
         return
-    if isinstance(result, ByteStream):
-        await result.aclose()
-        raise GatewayError("The model upstream streamed an answer that was asked for whole.")
-    context.record_usage(result.get("usage"))
-    completion = read_completion(result)
+    completion = await whole_answer(result, context)
     builder.feed(
         Delta(completion.reasoning, completion.content, [], completion.finish_reason, completion.usage),
         whole_tool_calls=completion.tool_calls,

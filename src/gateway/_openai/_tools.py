@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["call_id", "looks_like_json", "recover_tool_calls"]
+__all__ = ["HeldCall", "call_id", "looks_like_json", "recover_tool_calls"]
 
 
 def call_id(seed: str, index: int) -> str:
@@ -65,3 +65,31 @@ def recover_tool_calls(content: str, tool_names: set[str], seed: str) -> list[di
         {"id": call_id(seed, i), "type": "function", "function": {"name": name, "arguments": arguments}}
         for i, (name, arguments) in enumerate(call for call in calls if call is not None)
     ]
+
+
+class HeldCall:
+    """Streamed content held back while it may be a tool call leaked as JSON.
+
+    Only content that opens the answer and looks like JSON is held, and only when tools were
+    offered; at the end it becomes tool calls, or is released as the text it was.
+    """
+
+    def __init__(self, tool_names: set[str], seed: str, *, enabled: bool) -> None:
+        self.tool_names = tool_names
+        self.seed = seed
+        self.enabled = enabled
+        self.text: str | None = None
+
+    def hold(self, text: str, *, at_start: bool) -> bool:
+        if self.text is None and self.enabled and at_start and looks_like_json(text):
+            self.text = ""
+        if self.text is None:
+            return False
+        self.text += text
+        return True
+
+    def release(self, *, may_be_calls: bool) -> tuple[list[dict[str, Any]], str]:
+        """(tool calls, "") when the held text was a call, else ([], the text)."""
+        held, self.text = self.text or "", None
+        calls = recover_tool_calls(held, self.tool_names, self.seed) if may_be_calls and held else None
+        return (calls, "") if calls else ([], held)
