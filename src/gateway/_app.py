@@ -61,8 +61,9 @@ def _log_to_stdout(line: str) -> None:
 class Gateway:
     """The ASGI app. `env` is the Worker's (from the scope) or the local server's.
 
-    Settings are read from `env` on the first request and kept: vars and secrets cannot change
-    during an isolate's life, so reading them again per request would only cost time.
+    Settings, the AI backend and the guards are read from `env` on the first request and kept:
+    vars, secrets and bindings cannot change during an isolate's life, so reading them again per
+    request would only cost time (each binding looked up is a crossing into JS).
     """
 
     def __init__(
@@ -82,6 +83,8 @@ class Gateway:
         self._guards_for_env = guards_for_env
         self._env = env
         self._settings: Settings | None = None
+        self._env_backend: Backend | None = None
+        self._env_guards: Guards | None = None
         self._stack = self._build_stack(log)
 
     def _build_stack(self, log: LogSink) -> ASGIApp:
@@ -108,26 +111,30 @@ class Gateway:
             self._settings = read_settings(env)
         return self._settings
 
+    def backend(self, env: Any) -> Backend:
+        if self._backend is not None:
+            return self._backend
+        if self._env_backend is None:
+            self._env_backend = self._backend_for_env(env)
+        return self._env_backend
+
+    def guards(self, env: Any) -> Guards:
+        if self._guards is not None:
+            return self._guards
+        if self._env_guards is None:
+            self._env_guards = self._guards_for_env(env)
+        return self._env_guards
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            # Nothing to start or stop, so no lifespan support: returning without acknowledging
+            # startup tells a server so. The Workers adapter runs lifespan around every request and
+            # skips it for such an app, saving several event-loop turns (each a JS timer in Pyodide).
             return
         if scope["type"] == "http":
             scope["path"] = without_account_prefix(scope["path"])
         env = scope.get("env", self._env)
         scope[SETTINGS_KEY] = self.settings(env)
-        scope[BACKEND_KEY] = self._backend if self._backend is not None else self._backend_for_env(env)
-        scope[GUARDS_KEY] = self._guards if self._guards is not None else self._guards_for_env(env)
+        scope[BACKEND_KEY] = self.backend(env)
+        scope[GUARDS_KEY] = self.guards(env)
         await self._stack(scope, receive, send)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Nothing to start or stop: the Workers adapter runs this around every request, so it must
-    # be instant, and nothing a stream needs may be torn down at shutdown.
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

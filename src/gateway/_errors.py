@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+
+from ._record import FrozenRecord
 
 __all__ = [
     "Forbidden",
@@ -146,11 +147,14 @@ class UpstreamTimeout(UpstreamError):
     cf_code = 3007
 
 
-@dataclass(frozen=True)
-class _CodeInfo:
+class _CodeInfo(FrozenRecord):
+    __slots__ = ("retryable", "status", "type")
     status: int
     type: str
-    retryable: bool = False
+    retryable: bool
+
+    def __init__(self, status: int, type: str, retryable: bool = False) -> None:
+        self._init(status=status, type=type, retryable=retryable)
 
 
 # Workers AI's error codes (cloudflare-docs `workers-ai/platform/errors`).

@@ -7,11 +7,11 @@ same semantics (gateway/local/limits.py). The app owns them; nothing is a module
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._http import RequestContext, Scope
 from ._policy import ApiKey, Tier
+from ._record import FrozenRecord, Record
 
 __all__ = [
     "GUARDS_KEY",
@@ -32,29 +32,45 @@ GUARDS_KEY = "gateway.guards"
 KEY_KEY = "gateway.key"
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(FrozenRecord):
     """One limit as the client sees it in `x-ratelimit-*` headers."""
 
+    __slots__ = ("limit", "remaining", "reset_s")
     limit: int
-    remaining: int | None = None  # None: not known (the Rate Limiting binding does not say)
-    reset_s: float | None = None
+    remaining: int | None  # None: not known (the Rate Limiting binding does not say)
+    reset_s: float | None
+
+    def __init__(self, limit: int, remaining: int | None = None, reset_s: float | None = None) -> None:
+        self._init(limit=limit, remaining=remaining, reset_s=reset_s)
 
 
-@dataclass(frozen=True)
-class RequestVerdict:
+class RequestVerdict(FrozenRecord):
+    __slots__ = ("admitted", "retry_after_s", "window")
     admitted: bool
     window: Window
-    retry_after_s: float | None = None
+    retry_after_s: float | None
+
+    def __init__(self, admitted: bool, window: Window, retry_after_s: float | None = None) -> None:
+        self._init(admitted=admitted, window=window, retry_after_s=retry_after_s)
 
 
-@dataclass(frozen=True)
-class BudgetVerdict:
+class BudgetVerdict(FrozenRecord):
+    __slots__ = ("admitted", "day", "minute", "reason", "retry_after_s")
     admitted: bool
-    reason: str | None = None  # too_large | streams | tokens_per_minute | tokens_per_day
-    retry_after_s: float | None = None
-    minute: Window | None = None
-    day: Window | None = None
+    reason: str | None  # too_large | streams | tokens_per_minute | tokens_per_day
+    retry_after_s: float | None
+    minute: Window | None
+    day: Window | None
+
+    def __init__(
+        self,
+        admitted: bool,
+        reason: str | None = None,
+        retry_after_s: float | None = None,
+        minute: Window | None = None,
+        day: Window | None = None,
+    ) -> None:
+        self._init(admitted=admitted, reason=reason, retry_after_s=retry_after_s, minute=minute, day=day)
 
     @classmethod
     def from_ledger(cls, answer: dict[str, Any]) -> BudgetVerdict:
@@ -97,12 +113,21 @@ class UsageSink(Protocol):
     def record(self, key: ApiKey, context: RequestContext) -> None: ...
 
 
-@dataclass
-class Guards:
+class Guards(Record):
+    __slots__ = ("keys", "requests", "tokens", "usage")
     requests: RequestLimiter
     tokens: TokenBudgets
-    keys: KeyStore | None = None
-    usage: UsageSink | None = None
+    keys: KeyStore | None
+    usage: UsageSink | None
+
+    def __init__(
+        self,
+        requests: RequestLimiter,
+        tokens: TokenBudgets,
+        keys: KeyStore | None = None,
+        usage: UsageSink | None = None,
+    ) -> None:
+        self.requests, self.tokens, self.keys, self.usage = requests, tokens, keys, usage
 
 
 def guards_of(scope: Scope) -> Guards:

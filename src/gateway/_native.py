@@ -13,7 +13,7 @@ from ._http import Receive, RequestContext, Scope, Send, context_of, read_json_o
 from ._render import native_error_event
 from ._sse import json_as_events, relay_events, stream_events
 from ._state import settings_of
-from ._upstream import ByteStream, UpstreamResult
+from ._upstream import UpstreamResult
 
 __all__ = ["run_native"]
 
@@ -46,7 +46,7 @@ async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
             scope, receive, send, _events(result, context, settings_of(scope).stream_idle_timeout_s), native_error_event
         )
         return
-    if isinstance(result, ByteStream):
+    if not isinstance(result, dict):
         await result.aclose()
         raise UpstreamError("The model upstream answered a stream to a request that did not ask for one.")
     context.record_usage(result.get("usage"))
@@ -56,7 +56,7 @@ async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _events(result: UpstreamResult, context: RequestContext, idle_timeout_s: float) -> AsyncIterator[bytes]:
-    if isinstance(result, ByteStream):
+    if not isinstance(result, dict):
         return relay_events(result, context, idle_timeout_s)
     context.record_usage(result.get("usage"))
     return json_as_events(result)

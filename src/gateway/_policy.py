@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from ._record import FrozenRecord
 
 __all__ = [
     "DEFAULT_TIER",
@@ -41,14 +42,25 @@ _KEY_FIELDS = frozenset({"name", "sha256", "tier", "models", "expires_at", "disa
 _TIER_FIELDS = ("requests", "period", "tokens_per_minute", "tokens_per_day", "max_streams")
 
 
-@dataclass(frozen=True)
-class ApiKey:
+class ApiKey(FrozenRecord):
+    __slots__ = ("disabled", "expires_at", "models", "name", "sha256", "tier")
     name: str
     sha256: bytes
-    tier: str = DEFAULT_TIER
-    models: tuple[str, ...] | None = None  # None: every model the gateway serves
-    expires_at: float | None = None  # seconds since the epoch
-    disabled: bool = False
+    tier: str
+    models: tuple[str, ...] | None  # None: every model the gateway serves
+    expires_at: float | None  # seconds since the epoch
+    disabled: bool
+
+    def __init__(
+        self,
+        name: str,
+        sha256: bytes,
+        tier: str = DEFAULT_TIER,
+        models: tuple[str, ...] | None = None,
+        expires_at: float | None = None,
+        disabled: bool = False,
+    ) -> None:
+        self._init(name=name, sha256=sha256, tier=tier, models=models, expires_at=expires_at, disabled=disabled)
 
     @property
     def key_id(self) -> str:
@@ -56,14 +68,32 @@ class ApiKey:
         return self.sha256.hex()
 
 
-@dataclass(frozen=True)
-class Tier:
+class Tier(FrozenRecord):
+    __slots__ = ("max_streams", "name", "period", "requests", "tokens_per_day", "tokens_per_minute")
     name: str
-    requests: int | None = None  # per `period` seconds, enforced by binding RATE_LIMIT_<NAME>
-    period: int = 60
-    tokens_per_minute: int | None = None
-    tokens_per_day: int | None = None
-    max_streams: int | None = None
+    requests: int | None  # per `period` seconds, enforced by binding RATE_LIMIT_<NAME>
+    period: int
+    tokens_per_minute: int | None
+    tokens_per_day: int | None
+    max_streams: int | None
+
+    def __init__(
+        self,
+        name: str,
+        requests: int | None = None,
+        period: int = 60,
+        tokens_per_minute: int | None = None,
+        tokens_per_day: int | None = None,
+        max_streams: int | None = None,
+    ) -> None:
+        self._init(
+            name=name,
+            requests=requests,
+            period=period,
+            tokens_per_minute=tokens_per_minute,
+            tokens_per_day=tokens_per_day,
+            max_streams=max_streams,
+        )
 
     @property
     def has_token_budget(self) -> bool:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ._errors import MethodNotAllowed, NotFound
 from ._http import ASGIApp, Receive, Scope, Send, context_of
+from ._record import FrozenRecord
 
 __all__ = ["Route", "Router", "without_account_prefix"]
 
@@ -19,11 +19,14 @@ def without_account_prefix(path: str) -> str:
     return _ACCOUNT_PREFIX.sub("", path, count=1)
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(FrozenRecord):
+    __slots__ = ("endpoint", "method", "path")
     method: str
     path: str
     endpoint: ASGIApp
+
+    def __init__(self, method: str, path: str, endpoint: ASGIApp) -> None:
+        self._init(method=method, path=path, endpoint=endpoint)
 
     def match(self, path: str) -> dict[str, str] | None:
         head, brace, tail = self.path.partition("{")

@@ -7,15 +7,17 @@ The specs are data (`Number(0, 5)`, `Obj({...})`); `check(value, spec, path)` wa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import InvalidRequest
+from ._record import FrozenRecord
 
 __all__ = ["AnyOf", "AnyValue", "Array", "Bool", "Integer", "Null", "Number", "Obj", "Spec", "Str", "check", "describe"]
 
 
 class Spec:
+    __slots__ = ()
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -47,10 +49,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True)
-class Number(Spec):
+class Number(FrozenRecord, Spec):
+    __slots__ = ("high", "low")
     low: float
     high: float
+
+    def __init__(self, low: float, high: float) -> None:
+        self._init(low=low, high=high)
 
     def describe(self) -> str:
         return f"a number from {self.low:g} to {self.high:g}"
@@ -60,10 +65,13 @@ class Number(Spec):
             raise _fail(path, self, value)
 
 
-@dataclass(frozen=True)
-class Integer(Spec):
+class Integer(FrozenRecord, Spec):
+    __slots__ = ("high", "low")
     low: int
     high: int
+
+    def __init__(self, low: int, high: int) -> None:
+        self._init(low=low, high=high)
 
     def describe(self) -> str:
         return f"an integer from {self.low} to {self.high}"
@@ -75,10 +83,13 @@ class Integer(Spec):
             raise _fail(path, self, value)
 
 
-@dataclass(frozen=True)
-class Str(Spec):
-    min_length: int = 0
-    enum: tuple[str, ...] = ()
+class Str(FrozenRecord, Spec):
+    __slots__ = ("enum", "min_length")
+    min_length: int
+    enum: tuple[str, ...]
+
+    def __init__(self, min_length: int = 0, enum: tuple[str, ...] = ()) -> None:
+        self._init(min_length=min_length, enum=enum)
 
     def describe(self) -> str:
         if self.enum:
@@ -94,8 +105,9 @@ class Str(Spec):
             raise _fail(path, self, value)
 
 
-@dataclass(frozen=True)
-class Bool(Spec):
+class Bool(FrozenRecord, Spec):
+    __slots__ = ()
+
     def describe(self) -> str:
         return "true or false"
 
@@ -104,8 +116,9 @@ class Bool(Spec):
             raise _fail(path, self, value)
 
 
-@dataclass(frozen=True)
-class Null(Spec):
+class Null(FrozenRecord, Spec):
+    __slots__ = ()
+
     def describe(self) -> str:
         return "null"
 
@@ -114,8 +127,9 @@ class Null(Spec):
             raise _fail(path, self, value)
 
 
-@dataclass(frozen=True)
-class AnyValue(Spec):
+class AnyValue(FrozenRecord, Spec):
+    __slots__ = ()
+
     def describe(self) -> str:
         return "any JSON value"
 
@@ -123,11 +137,16 @@ class AnyValue(Spec):
         return None
 
 
-@dataclass(frozen=True)
-class Obj(Spec):
-    fields: Mapping[str, Spec] = field(default_factory=dict)
-    required: tuple[str, ...] = ()
-    closed: bool = True
+class Obj(FrozenRecord, Spec):
+    __slots__ = ("closed", "fields", "required")
+    fields: Mapping[str, Spec]
+    required: tuple[str, ...]
+    closed: bool
+
+    def __init__(
+        self, fields: Mapping[str, Spec] | None = None, required: tuple[str, ...] = (), closed: bool = True
+    ) -> None:
+        self._init(fields={} if fields is None else fields, required=required, closed=closed)
 
     def describe(self) -> str:
         return "an object"
@@ -157,11 +176,14 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-@dataclass(frozen=True)
-class Array(Spec):
-    items: Spec = AnyValue()
-    min_items: int = 0
-    max_items: int | None = None
+class Array(FrozenRecord, Spec):
+    __slots__ = ("items", "max_items", "min_items")
+    items: Spec
+    min_items: int
+    max_items: int | None
+
+    def __init__(self, items: Spec | None = None, min_items: int = 0, max_items: int | None = None) -> None:
+        self._init(items=AnyValue() if items is None else items, min_items=min_items, max_items=max_items)
 
     def describe(self) -> str:
         if self.min_items:
@@ -177,11 +199,14 @@ class Array(Spec):
             self.items.check(item, f"{path}[{index}]")
 
 
-@dataclass(frozen=True)
-class AnyOf(Spec):
+class AnyOf(FrozenRecord, Spec):
     """One of several specs, chosen by the value's JSON type (string or array, say)."""
 
+    __slots__ = ("options",)
     options: tuple[Spec, ...]
+
+    def __init__(self, options: tuple[Spec, ...]) -> None:
+        self._init(options=options)
 
     def describe(self) -> str:
         return " or ".join(option.describe() for option in self.options)

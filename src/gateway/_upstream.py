@@ -12,10 +12,10 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ._errors import ServiceUnavailable, UpstreamError, UpstreamTimeout, WorkersAIError
+from ._record import FrozenRecord
 
 __all__ = ["Backend", "ByteStream", "CallPolicy", "UpstreamResult", "call_upstream"]
 
@@ -38,11 +38,14 @@ class Backend(Protocol):
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult: ...
 
 
-@dataclass(frozen=True)
-class CallPolicy:
+class CallPolicy(FrozenRecord):
+    __slots__ = ("capacity_retries", "retry_base_s", "timeout_s")
     timeout_s: float
     capacity_retries: int
     retry_base_s: float
+
+    def __init__(self, timeout_s: float, capacity_retries: int, retry_base_s: float) -> None:
+        self._init(timeout_s=timeout_s, capacity_retries=capacity_retries, retry_base_s=retry_base_s)
 
 
 async def call_upstream(
@@ -86,7 +89,8 @@ async def _attempt(
 
 async def _answer(backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
     result = await backend.run(model, inputs, options)
-    if not isinstance(result, ByteStream):
+    # The dict test first: a runtime-checkable Protocol's isinstance is slow, and most answers are dicts.
+    if isinstance(result, dict) or not isinstance(result, ByteStream):
         return result
     try:
         return await _settle(result)

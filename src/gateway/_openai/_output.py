@@ -145,7 +145,7 @@ async def _whole_as_deltas(result: dict[str, Any]) -> AsyncIterator[Delta]:
 
 def deltas_of(result: UpstreamResult, context: RequestContext, idle_timeout_s: float) -> AsyncIterator[Delta]:
     """The answer as deltas: streamed when the upstream streamed, in one piece when it sent JSON."""
-    if isinstance(result, ByteStream):
+    if not isinstance(result, dict):
         return _stream_deltas(result, context, idle_timeout_s)
     context.record_usage(result.get("usage"))
     return _whole_as_deltas(result)
@@ -153,7 +153,7 @@ def deltas_of(result: UpstreamResult, context: RequestContext, idle_timeout_s: f
 
 async def whole_answer(result: UpstreamResult, context: RequestContext) -> Completion:
     """The answer to a request that did not ask to stream, read whole."""
-    if isinstance(result, ByteStream):
+    if not isinstance(result, dict):
         await result.aclose()
         raise UpstreamError("The model upstream streamed an answer that was asked for whole.")
     context.record_usage(result.get("usage"))

@@ -108,7 +108,7 @@ def serve(host: str, port: int, backend_name: str | None, root: Path) -> int:
 
     local = build_local_app(root, backend_name)
     config = uvicorn.Config(
-        local.app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
+        local.app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=3
     )
     server = uvicorn.Server(config)
     shown_host = f"[{host}]" if ":" in host else host
