@@ -96,6 +96,22 @@ def answer_error(message: str, *, name: str = "InferenceUpstreamError") -> dict[
     return {"throw": {"message": message, "name": name}}
 
 
+def limiter_throws(message: str = "rate limiter unavailable") -> dict[str, str]:
+    """An outcome of the Ratelimit double: `limit()` rejects with this message."""
+    return {"throw": message}
+
+
+def durable_object(class_name: str) -> dict[str, str]:
+    """A Durable Object namespace whose objects are the entry module's Python class of this name,
+    constructed in Pyodide with a SQLite storage double (sql_double.mjs)."""
+    return {"class": class_name}
+
+
+def durable_object_failing(message: str) -> dict[str, str]:
+    """A Durable Object namespace whose every call rejects: an object that is broken or unreachable."""
+    return {"throw": message}
+
+
 def sse(*events: Json) -> list[str]:
     """OpenAI-style SSE frames for the given JSON events, then `data: [DONE]`."""
     return [f"data: {json.dumps(event, ensure_ascii=False)}\n\n" for event in events] + ["data: [DONE]\n\n"]
@@ -135,8 +151,18 @@ class Case:
     check: Check
     ai: Sequence[dict[str, Any]] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    ratelimits: Mapping[str, Sequence[bool]] = field(default_factory=dict)
+    # Binding doubles by env name: Ratelimit outcomes (True, False or limiter_throws(...)),
+    # KV namespaces' contents, Analytics Engine datasets, Durable Object namespaces.
+    ratelimits: Mapping[str, Sequence[bool | dict[str, str]]] = field(default_factory=dict)
+    kv: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    analytics: Sequence[str] = ()
+    durable_objects: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     omit: Sequence[str] = ()  # env names to leave out, such as "AI"
+    # Requests sent first, each read to its end and its waitUntil work settled, against the same
+    # Worker and the same doubles: Outcome.earlier has their replies.
+    earlier: Sequence[HttpRequest] = ()
+    # Requests started together with `request`, each read to its end: Outcome.alongside.
+    alongside: Sequence[HttpRequest] = ()
     hangup: Hangup | None = None
     fresh_isolate: bool = True  # re-run the entry module first, so the app reads this case's env
     settle_ms: int = 20  # after the body ends, before the doubles are read
@@ -157,6 +183,11 @@ class Case:
             "ai": list(self.ai),
             "env": dict(self.env),
             "ratelimits": {name: list(outcomes) for name, outcomes in self.ratelimits.items()},
+            "kv": {name: dict(values) for name, values in self.kv.items()},
+            "analytics": list(self.analytics),
+            "durable_objects": {name: dict(spec) for name, spec in self.durable_objects.items()},
+            "earlier": [request.to_plan() for request in self.earlier],
+            "alongside": [request.to_plan() for request in self.alongside],
             "omit": list(self.omit),
             "fresh_isolate": self.fresh_isolate,
             "read": self.hangup.to_plan() if self.hangup else None,
@@ -227,12 +258,10 @@ class SseEvent:
     data: str
 
 
-class Outcome:
-    """What one case did, from the client's side and from the doubles' side."""
+class Reply:
+    """What the client got for one request: status, headers, the body as it arrived."""
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
-        self.raw = raw
-        self.name: str = raw["name"]
         self.error: dict[str, str] | None = raw["error"]
         self.status: int | None = raw["status"]
         self.headers: list[tuple[str, str]] = [(k, v) for k, v in raw["headers"]]
@@ -240,13 +269,6 @@ class Outcome:
         self.chunks = [Chunk(c["t_ms"], base64.b64decode(c["b64"])) for c in raw.get("chunks", [])]
         self.client_cancelled: dict[str, float] | None = raw.get("client_cancelled")
         self.read_error: dict[str, str] | None = raw.get("read_error")
-        self.ai_calls = [AiCall(**call) for call in raw["ai"]["calls"]]
-        self.ai_streams = [UpstreamStream(**stream) for stream in raw["ai"]["streams"]]
-        self.ratelimit_calls: dict[str, list[dict[str, Any]]] = raw["ratelimits"]
-        self.probe: list[dict[str, Any]] = raw["probe"]
-        self.wait_until: list[dict[str, Any]] = raw["wait_until"]
-        self.logs: list[str] = raw["logs"]
-        self.uncaught: list[dict[str, str]] = raw["uncaught"]
 
     @property
     def body(self) -> bytes:
@@ -267,6 +289,68 @@ class Outcome:
         """The body parsed as server-sent events (data lines joined, comments dropped)."""
         return list(_parse_sse(self.text))
 
+
+@dataclass(frozen=True)
+class DurableObjectCall:
+    t_ms: float
+    t_done_ms: float | None
+    id: str  # the name given to idFromName
+    method: str
+    args: list[Json]
+    non_plain: list[dict[str, str]]
+    result: Json
+    error: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class DurableObjects:
+    """One Durable Object namespace double: the names asked for, the RPC calls, each object's storage."""
+
+    names: list[str]
+    calls: list[DurableObjectCall]
+    tables: dict[str, dict[str, list[dict[str, Json]]]]  # object name -> table -> rows
+    statements: dict[str, list[dict[str, Any]]]  # object name -> [{query, bindings, error}]
+
+    @classmethod
+    def from_report(cls, raw: Mapping[str, Any]) -> DurableObjects:
+        objects = raw["objects"]
+        return cls(
+            names=raw["names"],
+            calls=[DurableObjectCall(**call) for call in raw["calls"]],
+            tables={name: obj["tables"] for name, obj in objects.items()},
+            statements={name: obj["statements"] for name, obj in objects.items()},
+        )
+
+    def calls_to(self, method: str) -> list[DurableObjectCall]:
+        return [call for call in self.calls if call.method == method]
+
+
+class Outcome(Reply):
+    """What one case did, from the client's side and from the doubles' side."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        super().__init__(raw)
+        self.raw = raw
+        self.name: str = raw["name"]
+        self.earlier = [Reply(reply) for reply in raw.get("earlier", [])]
+        self.alongside = [Reply(reply) for reply in raw.get("alongside", [])]
+        self.ai_calls = [AiCall(**call) for call in raw["ai"]["calls"]]
+        self.ai_streams = [UpstreamStream(**stream) for stream in raw["ai"]["streams"]]
+        self.ratelimit_calls: dict[str, list[dict[str, Any]]] = raw["ratelimits"]
+        self.kv_calls: dict[str, list[dict[str, Any]]] = raw.get("kv", {})
+        self.data_points: dict[str, list[dict[str, Any]]] = raw.get("analytics", {})
+        self.durable_objects = {
+            name: DurableObjects.from_report(report) for name, report in raw.get("durable_objects", {}).items()
+        }
+        self.probe: list[dict[str, Any]] = raw["probe"]
+        self.wait_until: list[dict[str, Any]] = raw["wait_until"]
+        self.logs: list[str] = raw["logs"]
+        self.uncaught: list[dict[str, str]] = raw["uncaught"]
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The Worker's JSON log lines (one per request)."""
+        return [json.loads(line.removeprefix("stdout: ")) for line in self.logs if line.startswith("stdout: {")]
+
     def probe_events(self, kind: str) -> list[dict[str, Any]]:
         return [event for event in self.probe if event["kind"] == kind]
 
@@ -275,10 +359,17 @@ class Outcome:
         summary = {
             "error": self.error,
             "read_error": self.read_error,
+            "earlier": [(reply.status, reply.body[:300].decode("utf-8", "replace")) for reply in self.earlier],
+            "alongside": [(reply.status, reply.body[:300].decode("utf-8", "replace")) for reply in self.alongside],
             "status": self.status,
             "headers": self.headers,
             "body": self.body[:2000].decode("utf-8", "replace"),
             "ai_calls": len(self.ai_calls),
+            "ratelimit_calls": self.ratelimit_calls,
+            "durable_object_calls": {
+                name: [(c.method, c.args, c.result, c.error) for c in objects.calls]
+                for name, objects in self.durable_objects.items()
+            },
             "probe": self.probe,
             "uncaught": self.uncaught,
             "logs": self.logs[-30:],

@@ -1,12 +1,16 @@
-// Test doubles for what workerd hands a Python Worker: the AI and rate-limit
-// bindings, the ExecutionContext, and a probe log.
+// Test doubles for what workerd hands a Python Worker: the AI, Rate Limiting, KV,
+// Analytics Engine and Durable Object bindings, the ExecutionContext, and a probe log.
 //
 // The SDK wraps a binding only when its JS constructor name is one it knows
-// (workers/rpc.py `_EnvWrapper._BINDING_TYPES`: "Ai", "Ratelimit", ...), so the
-// class names below are part of the contract, not a style choice.
+// (workers/rpc.py `_EnvWrapper`: "Ai", "Ratelimit", "KvNamespace",
+// "AnalyticsEngineDataset" in `_BINDING_TYPES`, and "DurableObjectNamespace"
+// for Durable Objects), so the class names below are part of the contract, not
+// a style choice.
 //
 // Every double records what it saw with timestamps from a per-case Clock, so the
 // Python side can assert on what crossed the JS/Python boundary and when.
+
+import { DurableObjectStorage } from "./sql_double.mjs";
 
 const encoder = new TextEncoder();
 
@@ -196,21 +200,217 @@ export class Ai {
   }
 }
 
-/** The Rate Limiting binding: `limit({key})` answers from a list of booleans, then true. */
+/**
+ * The Rate Limiting binding: `limit({key})` answers from a list of outcomes, then true.
+ * An outcome is true or false (`{success}`), or {throw: message}: the call rejects.
+ */
 export class Ratelimit {
   #outcomes;
   #clock;
+  #isPyProxy;
 
-  constructor(outcomes, clock) {
+  constructor(outcomes, clock, isPyProxy) {
     this.#outcomes = [...outcomes];
     this.#clock = clock;
+    this.#isPyProxy = isPyProxy;
     this.calls = [];
   }
 
   async limit(options) {
-    this.calls.push({ t_ms: this.#clock.now(), options: snapshot(options) });
-    const success = this.#outcomes.length > 0 ? this.#outcomes.shift() : true;
-    return { success };
+    this.calls.push({
+      t_ms: this.#clock.now(),
+      options: snapshot(options),
+      non_plain: findNonPlain(options, this.#isPyProxy, "options"),
+    });
+    const outcome = this.#outcomes.length > 0 ? this.#outcomes.shift() : true;
+    if (typeof outcome === "object" && outcome !== null && "throw" in outcome) {
+      throw new Error(outcome.throw);
+    }
+    return { success: outcome };
+  }
+}
+
+/** A KV namespace: `get(key)` answers the stored string or null, as the real one does for text. */
+export class KvNamespace {
+  #values;
+  #clock;
+
+  constructor(values, clock) {
+    this.#values = new Map(Object.entries(values));
+    this.#clock = clock;
+    this.calls = [];
+  }
+
+  async get(key, options) {
+    this.calls.push({ t_ms: this.#clock.now(), method: "get", key: snapshot(key), options: snapshot(options) });
+    const value = this.#values.get(String(key));
+    return value === undefined ? null : value;
+  }
+}
+
+/** An Analytics Engine dataset: `writeDataPoint(point)` returns nothing and never waits. */
+export class AnalyticsEngineDataset {
+  #clock;
+  #isPyProxy;
+
+  constructor(clock, isPyProxy) {
+    this.#clock = clock;
+    this.#isPyProxy = isPyProxy;
+    this.calls = [];
+  }
+
+  writeDataPoint(point) {
+    this.calls.push({
+      t_ms: this.#clock.now(),
+      arg_count: arguments.length,
+      point: snapshot(point),
+      non_plain: findNonPlain(point, this.#isPyProxy, "point"),
+    });
+  }
+}
+
+/** What `idFromName` answers: a stable hex id that remembers its name. */
+export class DurableObjectId {
+  constructor(name) {
+    this.name = name;
+    this.hex = [...encoder.encode(name)].map((b) => b.toString(16).padStart(2, "0")).join("").padEnd(64, "0").slice(0, 64);
+  }
+
+  toString() {
+    return this.hex;
+  }
+
+  equals(other) {
+    return other instanceof DurableObjectId && other.name === this.name;
+  }
+}
+
+/** `ctx` of a Durable Object: its id and its SQLite-backed storage. */
+export class DurableObjectState {
+  constructor(id, isPyProxy) {
+    this.id = id;
+    this.storage = new DurableObjectStorage(isPyProxy);
+  }
+
+  get [Symbol.toStringTag]() {
+    return "DurableObjectState";
+  }
+
+  waitUntil() {}
+
+  async blockConcurrencyWhile(callback) {
+    return await callback();
+  }
+}
+
+/**
+ * A Durable Object namespace. `get(id)` answers a stub with one async method per RPC
+ * method; each call is handed to `host` as RPC would: arguments and result are
+ * structured-cloned (so a Python proxy that leaks across fails, as it would between
+ * isolates). Calls are not queued: as in workerd, calls to one object interleave
+ * wherever its methods await, so a method that must be atomic has to not await.
+ *
+ *   host.methods            the RPC method names
+ *   host.create(id, state)  the object, on its first call (as workerd constructs it)
+ *   host.call(object, method, args) -> Promise of the result
+ *
+ * spec {throw: message} instead makes every call reject: an object that is broken
+ * or unreachable.
+ */
+export class DurableObjectNamespace {
+  #spec;
+  #host;
+  #clock;
+  #isPyProxy;
+  #objects = new Map();
+
+  constructor(spec, host, clock, isPyProxy) {
+    this.#spec = spec;
+    this.#host = host;
+    this.#clock = clock;
+    this.#isPyProxy = isPyProxy;
+    this.names = [];
+    this.calls = [];
+  }
+
+  idFromName(name) {
+    this.names.push(snapshot(name));
+    return new DurableObjectId(String(name));
+  }
+
+  get(id) {
+    if (!(id instanceof DurableObjectId)) throw new TypeError("get() needs a DurableObjectId from idFromName()");
+    const stub = new DurableObjectStub(id);
+    for (const method of this.#host?.methods ?? ["reserve", "settle"]) {
+      stub[method] = (...args) => this.#call(id, method, args);
+    }
+    return stub;
+  }
+
+  #object(id) {
+    let entry = this.#objects.get(id.name);
+    if (!entry) {
+      const state = new DurableObjectState(id, this.#isPyProxy);
+      entry = { state, instance: null };
+      this.#objects.set(id.name, entry);
+    }
+    return entry;
+  }
+
+  #call(id, method, args) {
+    const record = {
+      t_ms: this.#clock.now(),
+      id: id.name,
+      method,
+      args: snapshot(args),
+      non_plain: findNonPlain(args, this.#isPyProxy, "args"),
+      result: null,
+      error: null,
+      t_done_ms: null,
+    };
+    this.calls.push(record);
+    const entry = this.#object(id);
+    const run = async () => {
+      await null; // RPC never runs the callee inside the caller's call
+      if (this.#spec.throw) throw new Error(this.#spec.throw);
+      const sent = structuredClone(args);
+      entry.instance ??= this.#host.create(id, entry.state);
+      return structuredClone(await this.#host.call(entry.instance, method, sent));
+    };
+    return run().then(
+      (result) => {
+        Object.assign(record, { result: snapshot(result), t_done_ms: this.#clock.now() });
+        return result;
+      },
+      (error) => {
+        Object.assign(record, { error: describeError(error), t_done_ms: this.#clock.now() });
+        throw error;
+      },
+    );
+  }
+
+  /** The objects this case created, with their storage, for the report. */
+  report() {
+    const objects = Object.fromEntries(
+      [...this.#objects].map(([name, { state }]) => [
+        name,
+        { tables: state.storage.sql.dump(), statements: state.storage.sql.statements },
+      ]),
+    );
+    return { names: this.names, calls: this.calls, objects };
+  }
+
+  /** Release what the host created (Python objects are proxies that must be destroyed). */
+  close() {
+    for (const entry of this.#objects.values()) this.#host?.destroy?.(entry.instance);
+    this.#objects.clear();
+  }
+}
+
+/** What `namespace.get(id)` answers; the SDK wraps it, whatever its methods. */
+export class DurableObjectStub {
+  constructor(id) {
+    this.id = id;
   }
 }
 

@@ -15,8 +15,11 @@ import { pathToFileURL } from "node:url";
 
 import {
   Ai,
+  AnalyticsEngineDataset,
   Clock,
+  DurableObjectNamespace,
   ExecutionContext,
+  KvNamespace,
   ProbeLog,
   Ratelimit,
   WaitUntilTracker,
@@ -185,15 +188,52 @@ function lookupWorkers(pyodide, imports) {
 // Running one case
 // ---------------------------------------------------------------------------
 
-function buildEnv(spec, clock, isPyProxy) {
+function mapValues(object, make) {
+  return Object.fromEntries(Object.entries(object ?? {}).map(([name, value]) => [name, make(value)]));
+}
+
+/**
+ * How a Durable Object namespace double reaches the Python class it stands for:
+ * the class the app's entry module exports (as wrangler's `class_name` names it),
+ * constructed as workerd does, `Cls(state, env)`, on an object's first call.
+ */
+function durableHost(spec, app, context, env) {
+  if (!spec.class) return null;
+  const { runtime } = context;
+  const [moduleName] = WORKERS[app];
+  const cls = runtime.exported_class(moduleName, spec.class);
+  return {
+    methods: JSON.parse(runtime.rpc_methods(cls)),
+    create: (id, state) => runtime.create_durable_object(cls, state, env),
+    call: (instance, method, args) => runtime.call_rpc(instance, method, args),
+    destroy: (instance) => instance?.destroy(),
+    close: () => cls.destroy(),
+  };
+}
+
+function buildEnv(spec, clock, context) {
+  const { isPyProxy } = context;
   const ai = new Ai(spec.ai ?? [], clock, isPyProxy);
-  const ratelimits = Object.fromEntries(
-    Object.entries(spec.ratelimits ?? {}).map(([name, outcomes]) => [name, new Ratelimit(outcomes, clock)]),
+  const ratelimits = mapValues(spec.ratelimits, (outcomes) => new Ratelimit(outcomes, clock, isPyProxy));
+  const kv = mapValues(spec.kv, (values) => new KvNamespace(values, clock));
+  const analytics = Object.fromEntries(
+    (spec.analytics ?? []).map((name) => [name, new AnalyticsEngineDataset(clock, isPyProxy)]),
   );
   const probe = new ProbeLog(clock);
-  const env = { AI: ai, PROBE: probe, ...ratelimits, ...(spec.env ?? {}) };
+  const env = { AI: ai, PROBE: probe, ...ratelimits, ...kv, ...analytics, ...(spec.env ?? {}) };
+  const hosts = [];
+  const durable = mapValues(spec.durable_objects, (durableSpec) => {
+    const host = durableHost(durableSpec, spec.app, context, env);
+    if (host) hosts.push(host);
+    return new DurableObjectNamespace(durableSpec, host, clock, isPyProxy);
+  });
+  Object.assign(env, durable);
   for (const name of spec.omit ?? []) delete env[name];
-  return { env, ai, ratelimits, probe };
+  const close = () => {
+    for (const namespace of Object.values(durable)) namespace.close();
+    for (const host of hosts) host.close();
+  };
+  return { env, ai, ratelimits, kv, analytics, durable, probe, close };
 }
 
 function buildRequest(spec) {
@@ -278,44 +318,64 @@ function workerFor(spec, context) {
   }
 }
 
+/** One request through the Worker, its body read as the case says: status, headers, chunks. */
+async function exchange(workerClass, requestSpec, read, env, tracker, clock, context, timeoutMs) {
+  const reply = { status: null, headers: [], t_response_ms: null, error: null };
+  try {
+    const request = buildRequest(requestSpec);
+    const response = await withTimeout(
+      context.runtime.call_fetch(workerClass, new ExecutionContext(tracker), env, request),
+      timeoutMs,
+      "waiting for the Response",
+    );
+    reply.t_response_ms = clock.now();
+    reply.status = response.status;
+    reply.headers = [...response.headers.entries()];
+    Object.assign(reply, await readBody(response, read, clock, timeoutMs));
+    reply.t_end_ms = clock.now();
+  } catch (error) {
+    reply.error = { ...describeError(error), message: pythonErrorText(error) };
+  }
+  return reply;
+}
+
 async function runCase(spec, context) {
-  const { runtime, isPyProxy } = context;
   const clock = new Clock();
   const logs = [];
   output.sink = logs;
   current.uncaught = [];
-  const { env, ai, ratelimits, probe } = buildEnv(spec, clock, isPyProxy);
-  const tracker = new WaitUntilTracker(clock);
-  Object.assign(current, { env, tracker });
   const timeoutMs = spec.timeout_ms ?? 10000;
-  const outcome = { name: spec.name, error: null, status: null, headers: [], t_response_ms: null };
+  const outcome = { name: spec.name, error: null, status: null, headers: [], t_response_ms: null, earlier: [], alongside: [] };
 
   const { workerClass, fresh, error } = workerFor(spec, context);
+  const { env, ai, ratelimits, kv, analytics, durable, probe, close } = buildEnv(spec, clock, context);
+  const tracker = new WaitUntilTracker(clock);
+  Object.assign(current, { env, tracker });
   if (error) {
     outcome.error = { name: "HarnessError", message: error };
   } else {
-    try {
-      const request = buildRequest(spec.request);
-      const response = await withTimeout(
-        runtime.call_fetch(workerClass, new ExecutionContext(tracker), env, request),
-        timeoutMs,
-        "waiting for the Response",
-      );
-      outcome.t_response_ms = clock.now();
-      outcome.status = response.status;
-      outcome.headers = [...response.headers.entries()];
-      Object.assign(outcome, await readBody(response, spec.read, clock, timeoutMs));
-      outcome.t_end_ms = clock.now();
-    } catch (error) {
-      outcome.error = { ...describeError(error), message: pythonErrorText(error) };
+    // Earlier requests run to the end, waitUntil work included, before the next one starts.
+    for (const requestSpec of spec.earlier ?? []) {
+      outcome.earlier.push(await exchange(workerClass, requestSpec, null, env, tracker, clock, context, timeoutMs));
+      await tracker.settle(spec.settle_timeout_ms ?? 2000);
     }
+    // Requests alongside start together with the case's own, each read to its end.
+    const alongside = (spec.alongside ?? []).map((requestSpec) =>
+      exchange(workerClass, requestSpec, null, env, tracker, clock, context, timeoutMs),
+    );
+    const reply = await exchange(workerClass, spec.request, spec.read, env, tracker, clock, context, timeoutMs);
+    Object.assign(outcome, reply, { alongside: await Promise.all(alongside) });
   }
   // Give cancellations and waitUntil work time to land before reading the doubles.
   await new Promise((resolve) => setTimeout(resolve, spec.settle_ms ?? 20));
   outcome.wait_until = await tracker.settle(spec.settle_timeout_ms ?? 2000);
-  if (fresh) workerClass.destroy();
   outcome.ai = ai.report();
-  outcome.ratelimits = Object.fromEntries(Object.entries(ratelimits).map(([k, rl]) => [k, rl.calls]));
+  outcome.ratelimits = mapValues(ratelimits, (binding) => binding.calls);
+  outcome.kv = mapValues(kv, (binding) => binding.calls);
+  outcome.analytics = mapValues(analytics, (binding) => binding.calls);
+  outcome.durable_objects = mapValues(durable, (binding) => binding.report());
+  close();
+  if (fresh) workerClass.destroy();
   outcome.probe = probe.events;
   outcome.logs = logs;
   outcome.uncaught = current.uncaught;
@@ -349,11 +409,11 @@ async function timeOneRequest(context, workerClass, env, requestSpec, tracker) {
 }
 
 /** A separate, profiled pass over the subject, so profiling does not skew the timings. */
-async function profileSubject(context, subject, env, tracker, iterations) {
+async function profileSubject(context, workerClass, subject, env, tracker, iterations) {
   const profiler = context.runtime.Profiler();
   profiler.start();
   for (let i = 0; i < iterations; i++) {
-    await timeOneRequest(context, context.workers[subject.app], env, subject.request, tracker);
+    await timeOneRequest(context, workerClass, env, subject.request, tracker);
   }
   const text = profiler.stop();
   profiler.destroy();
@@ -366,9 +426,13 @@ async function runBench(spec, context) {
   const clock = new Clock();
   output.sink = [];
   // One env for the whole run, as an isolate keeps its env; a fresh ctx per request.
-  const { env } = buildEnv(subject, clock, context.isPyProxy);
+  const { env } = buildEnv(subject, clock, context);
   const tracker = new WaitUntilTracker(clock);
   Object.assign(current, { env, tracker });
+  // A fresh isolate's app for each, as for a case: the app keeps what it read from the env
+  // of its first request (settings, bindings), so the last case's app must not be reused.
+  const classes = { full: workerFor({ app: subject.app }, context), trivial: workerFor({ app: "trivial" }, context) };
+  for (const { error } of Object.values(classes)) if (error) throw new Error(error);
   const timings = { full: [], trivial: [] };
   const statuses = new Set();
   const total = spec.warmup + spec.iterations;
@@ -376,14 +440,16 @@ async function runBench(spec, context) {
     // Interleave, alternating which goes first, so drift and GC hit both alike.
     const order = i % 2 ? ["trivial", "full"] : ["full", "trivial"];
     for (const which of order) {
-      const workerClass = context.workers[which === "full" ? subject.app : "trivial"];
-      const { ms, status } = await timeOneRequest(context, workerClass, env, subject.request, tracker);
+      const { ms, status } = await timeOneRequest(context, classes[which].workerClass, env, subject.request, tracker);
       if (which === "full") statuses.add(status);
       if (i >= spec.warmup) timings[which].push(ms);
     }
   }
-  const profile = spec.profile ? await profileSubject(context, subject, env, tracker, spec.iterations) : null;
+  const profile = spec.profile
+    ? await profileSubject(context, classes.full.workerClass, subject, env, tracker, spec.iterations)
+    : null;
   await tracker.settle(2000);
+  for (const { workerClass } of Object.values(classes)) workerClass.destroy();
   const full = median(timings.full);
   const trivial = median(timings.trivial);
   return {

@@ -522,6 +522,16 @@ def test_the_gateway_imports(pyodide_run: PyodideRun) -> None:
     assert not {m for m in new_modules if m.startswith(("gateway.local", "gateway.cli"))}
 
 
+def test_the_benchmark_times_answered_requests(pyodide_run: PyodideRun) -> None:
+    # A benchmark of error answers measures nothing useful (it once timed 502s: the app it
+    # used had kept the previous case's AI double). Absent when CONFORMANCE_BENCH_ITERATIONS=0.
+    bench = pyodide_run.result["bench"]
+    if bench is None:
+        return
+    assert "error" not in bench, bench.get("error")
+    assert bench["full_statuses"] == [200], "\n".join(bench["logs"][:3])
+
+
 @pytest.mark.parametrize("case", book.params())
 def test_gateway(case: Case, pyodide_run: PyodideRun) -> None:
     pyodide_run.check(case)

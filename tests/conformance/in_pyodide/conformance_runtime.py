@@ -29,6 +29,38 @@ async def call_fetch(worker_class: type, ctx: Any, env: Any, request: Any) -> An
     return python_to_rpc(result)
 
 
+def exported_class(module_name: str, class_name: str) -> type:
+    """A class the Worker's entry module exports, as wrangler's `class_name` names a Durable Object."""
+    cls: type = getattr(sys.modules[module_name], class_name)
+    return cls
+
+
+def rpc_methods(cls: type) -> str:
+    """The public methods a Durable Object class offers over RPC, as a JSON list."""
+    names = {
+        name
+        for klass in cls.__mro__
+        if klass.__module__ != "workers.entrypoints" and klass is not object
+        for name, value in vars(klass).items()
+        if not name.startswith("_") and callable(value)
+    }
+    return json.dumps(sorted(names))
+
+
+def create_durable_object(cls: type, state: Any, env: Any) -> Any:
+    """Construct a Durable Object as workerd does: `Cls(state, env)`, state being the JS DurableObjectState."""
+    return cls(state, env)
+
+
+async def call_rpc(instance: Any, method: str, args: Any) -> Any:
+    """Call a Durable Object's method as workerd's RPC does: arguments through python_from_rpc,
+    the result through python_to_rpc, so the caller gets plain JS data back."""
+    result = getattr(instance, method)(*[python_from_rpc(arg) for arg in args])
+    if isawaitable(result):
+        result = await result
+    return python_to_rpc(result)
+
+
 def fresh_worker(module_name: str, class_name: str) -> type:
     """Re-run a Worker's entry module, as a new isolate would, and return its class.
 
