@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -54,8 +55,8 @@ def _binding_guards(env: Any) -> Guards:
 
 
 def _log_to_stdout(line: str) -> None:
-    # On Workers, print() is console.log: one line per call reaches Workers Logs.
-    print(line, flush=True)
+    # On Workers, each line written to stdout is one console.log, one entry in Workers Logs.
+    sys.stdout.write(line + "\n")
 
 
 class Gateway:

@@ -6,10 +6,10 @@ not guessed at: it is recorded as a problem, and guarded routes answer 503 namin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._policy import ApiKey, Tier, parse_keys, parse_origins, parse_tiers
+from ._record import FrozenRecord
 
 __all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "ApiKey", "Settings", "parse_keys", "read_settings"]
 
@@ -18,21 +18,64 @@ DEFAULT_MODEL = "@cf/openai/gpt-oss-120b"
 KNOWN_MODELS = ("@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b")
 
 
-@dataclass(frozen=True)
-class Settings:
-    models: tuple[str, ...] = (DEFAULT_MODEL,)
-    keys: tuple[ApiKey, ...] = ()
-    max_body_bytes: int = 10 * 1024 * 1024
-    upstream_timeout_s: float = 120.0
-    stream_idle_timeout_s: float = 60.0
-    capacity_retries: int = 2
-    retry_base_s: float = 0.25
-    log_prompts: bool = False
-    # Empty: no limits at all (the shipped wrangler.toml sets TIERS). See _policy.py.
-    tiers: dict[str, Tier] = field(default_factory=dict)
-    limits_fail_open: bool = False
-    cors_origins: tuple[str, ...] = ()
-    problems: tuple[str, ...] = field(default=())
+class Settings(FrozenRecord):
+    __slots__ = (
+        "capacity_retries",
+        "cors_origins",
+        "keys",
+        "limits_fail_open",
+        "log_prompts",
+        "max_body_bytes",
+        "models",
+        "problems",
+        "retry_base_s",
+        "stream_idle_timeout_s",
+        "tiers",
+        "upstream_timeout_s",
+    )
+    models: tuple[str, ...]
+    keys: tuple[ApiKey, ...]
+    max_body_bytes: int
+    upstream_timeout_s: float
+    stream_idle_timeout_s: float
+    capacity_retries: int
+    retry_base_s: float
+    log_prompts: bool
+    tiers: dict[str, Tier]  # empty: no limits at all (the shipped wrangler.toml sets TIERS); see _policy.py
+    limits_fail_open: bool
+    cors_origins: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        models: tuple[str, ...] = (DEFAULT_MODEL,),
+        keys: tuple[ApiKey, ...] = (),
+        max_body_bytes: int = 10 * 1024 * 1024,
+        upstream_timeout_s: float = 120.0,
+        stream_idle_timeout_s: float = 60.0,
+        capacity_retries: int = 2,
+        retry_base_s: float = 0.25,
+        log_prompts: bool = False,
+        tiers: dict[str, Tier] | None = None,
+        limits_fail_open: bool = False,
+        cors_origins: tuple[str, ...] = (),
+        problems: tuple[str, ...] = (),
+    ) -> None:
+        self._init(
+            models=models,
+            keys=keys,
+            max_body_bytes=max_body_bytes,
+            upstream_timeout_s=upstream_timeout_s,
+            stream_idle_timeout_s=stream_idle_timeout_s,
+            capacity_retries=capacity_retries,
+            retry_base_s=retry_base_s,
+            log_prompts=log_prompts,
+            tiers=tiers or {},
+            limits_fail_open=limits_fail_open,
+            cors_origins=cors_origins,
+            problems=problems,
+        )
 
     def tier_of(self, key: ApiKey) -> Tier | None:
         return self.tiers.get(key.tier)
@@ -110,34 +153,29 @@ def _origins(env: Any, problems: list[str]) -> tuple[str, ...]:
         return ()
 
 
-def _check_key_tiers(settings: Settings) -> Settings:
+def _check_key_tiers(keys: tuple[ApiKey, ...], tiers: dict[str, Tier], problems: list[str]) -> None:
     # A key whose tier is not defined would have no limits by accident: refuse to serve instead.
-    if not settings.tiers:
-        return settings
-    missing = sorted({key.tier for key in settings.keys if key.tier not in settings.tiers})
-    if not missing:
-        return settings
-    problem = f"GATEWAY_KEYS uses tier(s) {', '.join(missing)} that TIERS does not define"
-    return replace(settings, problems=(*settings.problems, problem))
+    missing = sorted({key.tier for key in keys if key.tier not in tiers}) if tiers else []
+    if missing:
+        problems.append(f"GATEWAY_KEYS uses tier(s) {', '.join(missing)} that TIERS does not define")
 
 
 def read_settings(env: Any) -> Settings:
-    return _check_key_tiers(_read(env))
-
-
-def _read(env: Any) -> Settings:
     problems: list[str] = []
+    keys = _keys(env, problems)
+    tiers = _tiers(env, problems)
+    _check_key_tiers(keys, tiers, problems)
     # Keyword arguments are evaluated in order, so `problems` is complete when it is read last.
     return Settings(
         models=_models(env, problems),
-        keys=_keys(env, problems),
+        keys=keys,
         max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 10 * 1024 * 1024, 1024, 100 * 1024 * 1024, problems)),
         upstream_timeout_s=_number(env, "UPSTREAM_TIMEOUT_S", 120.0, 0.01, 900.0, problems),
         stream_idle_timeout_s=_number(env, "STREAM_IDLE_TIMEOUT_S", 60.0, 0.01, 900.0, problems),
         capacity_retries=int(_number(env, "CAPACITY_RETRIES", 2, 0, 5, problems)),
         retry_base_s=_number(env, "RETRY_BASE_MS", 250, 0, 10_000, problems) / 1000,
         log_prompts=_flag(env, "LOG_PROMPTS", problems),
-        tiers=_tiers(env, problems),
+        tiers=tiers,
         limits_fail_open=_flag(env, "LIMITS_FAIL_OPEN", problems),
         cors_origins=_origins(env, problems),
         problems=tuple(problems),

@@ -16,6 +16,9 @@ __all__ = ["LogSink", "RequestContextMiddleware"]
 
 LogSink = Callable[[str], None]
 
+# One encoder for every line: json.dumps with options builds a new encoder on each call.
+_encode_log = json.JSONEncoder(separators=(",", ":")).encode
+
 # A caller's id is kept only when it is short and plain, so it cannot forge log structure.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -63,7 +66,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             await self._finish(context)
-            self.log(json.dumps(_log_record(scope, context), separators=(",", ":")))
+            self.log(_encode_log(_log_record(scope, context)))
 
     async def _finish(self, context: RequestContext) -> None:
         for finisher in context.finishers:

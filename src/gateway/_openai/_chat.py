@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from .._calls import call_model
@@ -93,19 +92,39 @@ REFUSED = {
 }
 
 
-@dataclass
 class ChatRequest:
-    model_name: str
-    inputs: dict[str, Any]
-    max_tokens: int
-    stream: bool
-    include_usage: bool
-    stops: tuple[str, ...]
-    tools: set[str]
-    recover_tools: bool
-    parallel_tool_calls: bool
-    id: str = field(default_factory=lambda: "chatcmpl-" + os.urandom(16).hex())
-    created: int = field(default_factory=lambda: int(time.time()))
+    __slots__ = (
+        "created",
+        "id",
+        "include_usage",
+        "inputs",
+        "max_tokens",
+        "model_name",
+        "parallel_tool_calls",
+        "recover_tools",
+        "stops",
+        "stream",
+        "tools",
+    )
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        inputs: dict[str, Any],
+        max_tokens: int,
+        stream: bool,
+        include_usage: bool,
+        stops: tuple[str, ...],
+        tools: set[str],
+        recover_tools: bool,
+        parallel_tool_calls: bool,
+    ) -> None:
+        self.model_name, self.inputs, self.max_tokens, self.stream = model_name, inputs, max_tokens, stream
+        self.include_usage, self.stops, self.tools = include_usage, stops, tools
+        self.recover_tools, self.parallel_tool_calls = recover_tools, parallel_tool_calls
+        self.id = "chatcmpl-" + os.urandom(16).hex()
+        self.created = int(time.time())
 
 
 def parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ChatRequest]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from .._calls import call_model
@@ -43,16 +42,16 @@ REFUSED = {
 }
 
 
-@dataclass
 class CompletionRequest:
-    model_name: str
-    prompt: str
-    echo: bool
-    max_tokens: int
-    include_usage: bool
-    stops: tuple[str, ...]
-    id: str = field(default_factory=lambda: "cmpl-" + os.urandom(16).hex())
-    created: int = field(default_factory=lambda: int(time.time()))
+    __slots__ = ("created", "echo", "id", "include_usage", "max_tokens", "model_name", "prompt", "stops")
+
+    def __init__(
+        self, model_name: str, prompt: str, echo: bool, max_tokens: int, include_usage: bool, stops: tuple[str, ...]
+    ) -> None:
+        self.model_name, self.prompt, self.echo, self.max_tokens = model_name, prompt, echo, max_tokens
+        self.include_usage, self.stops = include_usage, stops
+        self.id = "cmpl-" + os.urandom(16).hex()
+        self.created = int(time.time())
 
     def choice(self, text: str, finish: str | None) -> dict[str, Any]:
         return {"text": text, "index": 0, "logprobs": None, "finish_reason": finish}

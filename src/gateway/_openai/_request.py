@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .._errors import InvalidRequest
@@ -98,10 +97,11 @@ def _harmless(name: str, value: Any) -> bool:
     return any(value == ok and type(value) is type(ok) for ok in _HARMLESS.get(name, ()))
 
 
-@dataclass(frozen=True)
 class Sampling:
-    max_tokens: int
-    inputs: dict[str, Any]
+    __slots__ = ("inputs", "max_tokens")
+
+    def __init__(self, max_tokens: int, inputs: dict[str, Any]) -> None:
+        self.max_tokens, self.inputs = max_tokens, inputs
 
 
 def sampling_inputs(body: Mapping[str, Any], max_tokens: int | None) -> Sampling:

@@ -10,7 +10,6 @@ Every event carries `type` and a `sequence_number` counting from 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .._errors import GatewayError
@@ -22,28 +21,45 @@ from ._tools import HeldCall, call_id
 __all__ = ["ResponseBuilder", "ResponseRequest"]
 
 
-@dataclass
 class ResponseRequest:
-    body: dict[str, Any]
-    inputs: dict[str, Any]
-    model_name: str
-    max_tokens: int
-    tools: set[str]
-    recover_tools: bool
-    parallel_tool_calls: bool
-    id: str
-    created_at: int
+    __slots__ = (
+        "body",
+        "created_at",
+        "id",
+        "inputs",
+        "max_tokens",
+        "model_name",
+        "parallel_tool_calls",
+        "recover_tools",
+        "tools",
+    )
+
+    def __init__(
+        self,
+        *,
+        body: dict[str, Any],
+        inputs: dict[str, Any],
+        model_name: str,
+        max_tokens: int,
+        tools: set[str],
+        recover_tools: bool,
+        parallel_tool_calls: bool,
+        id: str,
+        created_at: int,
+    ) -> None:
+        self.body, self.inputs, self.model_name, self.max_tokens = body, inputs, model_name, max_tokens
+        self.tools, self.recover_tools, self.parallel_tool_calls = tools, recover_tools, parallel_tool_calls
+        self.id, self.created_at = id, created_at
 
 
-@dataclass
 class _Item:
-    kind: str  # "reasoning" | "message" | "function_call"
-    id: str
-    output_index: int
-    text: str = ""
-    name: str = ""
-    call_id: str = ""
-    done: bool = False
+    __slots__ = ("call_id", "done", "id", "kind", "name", "output_index", "text")
+
+    def __init__(self, kind: str, id: str, output_index: int, *, name: str = "", call_id: str = "") -> None:
+        self.kind = kind  # "reasoning" | "message" | "function_call"
+        self.id, self.output_index, self.name, self.call_id = id, output_index, name, call_id
+        self.text = ""
+        self.done = False
 
 
 class ResponseBuilder:

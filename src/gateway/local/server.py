@@ -74,8 +74,13 @@ def build_local_app(root: Path, backend_name: str | None = None, environ: dict[s
         generated = new_key()
         env["GATEWAY_KEYS"] = json.dumps([key_entry("local-dev", generated)])
     backend = make_backend(backend_name or choose_backend(env), env)
-    app = Gateway(backend=backend, env=SimpleNamespace(**env), guards=local_guards(keys=store))
+    app = Gateway(backend=backend, env=SimpleNamespace(**env), guards=local_guards(keys=store), log=_log_line)
     return LocalApp(app=app, backend=backend, env=env, generated_key=generated, key_store=store)
+
+
+def _log_line(line: str) -> None:
+    # stdout to a pipe is block-buffered: flush, so a log line shows when its request ends.
+    print(line, flush=True)
 
 
 def banner(local: LocalApp, url: str) -> str:
