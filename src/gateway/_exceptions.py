@@ -6,13 +6,15 @@ import traceback
 from collections.abc import Callable
 
 from ._errors import GatewayError
-from ._http import ASGIApp, Message, Receive, Scope, Send, context_of, send_json
+from ._http import ASGIApp, Receive, Scope, Send, context_of, send_json
 from ._render import error_body, error_headers
 
 __all__ = ["ErrorMiddleware"]
 
 
 class ErrorMiddleware:
+    """Sits inside the request context, which records when the answer has started (`status`)."""
+
     def __init__(self, app: ASGIApp, *, log: Callable[[str], None]) -> None:
         self.app = app
         self.log = log
@@ -21,25 +23,18 @@ class ErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        context = context_of(scope)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send)
         except GatewayError as exc:
-            context_of(scope).error = exc.message
-            if started:
+            context.error = exc.message
+            if context.status is not None:  # the answer has started: too late for another
                 raise
             await send_json(send, exc.status, error_body(exc, scope["path"]), error_headers(exc))
         except Exception as exc:
-            context = context_of(scope)
             context.error = f"internal: {type(exc).__name__}"
             self.log(f"unhandled error in request {context.request_id}:\n{traceback.format_exc()}")
-            if started:
+            if context.status is not None:
                 raise
             internal = GatewayError(
                 f"The gateway failed on this request (request id {context.request_id}). "

@@ -19,7 +19,8 @@ __all__ = ["run_native"]
 
 
 def _options(scope: Scope, form: Form) -> dict[str, Any]:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    raw = scope.get("query_string", b"")
+    query = parse_qs(raw.decode("latin-1")) if raw else {}
     queued = query.get("queueRequest", ["false"])[-1].lower() == "true"
     return {"queueRequest": True} if form == "batch" or queued else {}
 

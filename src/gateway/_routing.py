@@ -16,7 +16,7 @@ _ACCOUNT_PREFIX = re.compile(r"^/client/v4/accounts/[^/]+(?=/ai/)")
 
 
 def without_account_prefix(path: str) -> str:
-    return _ACCOUNT_PREFIX.sub("", path, count=1)
+    return _ACCOUNT_PREFIX.sub("", path, count=1) if path.startswith("/client/") else path
 
 
 class Route(FrozenRecord):
