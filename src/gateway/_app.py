@@ -22,7 +22,7 @@ from ._openai._models import list_models, retrieve_model
 from ._openai._responses import responses
 from ._ratelimit import RateLimitMiddleware
 from ._routing import Route, Router, without_account_prefix
-from ._state import BACKEND_KEY, SETTINGS_KEY
+from ._state import BACKEND_KEY, SETTINGS_KEY, backend_of
 from ._upstream import Backend
 
 __all__ = ["PUBLIC_PATHS", "ROUTES", "Gateway"]
@@ -77,15 +77,14 @@ class Gateway:
         guards: Guards | None = None,
         guards_for_env: Callable[[Any], Guards] = _binding_guards,
     ) -> None:
+        # Given ones (local server, tests; in-process limits belong to this app) are used as they
+        # are; otherwise the Worker's bindings are wrapped on the first request.
         self._backend = backend
         self._backend_for_env = backend_for_env
-        # In-process limits (local server, tests) belong to this app; the Worker's are bindings.
         self._guards = guards
         self._guards_for_env = guards_for_env
         self._env = env
         self._settings: Settings | None = None
-        self._env_backend: Backend | None = None
-        self._env_guards: Guards | None = None
         self._stack = self._build_stack(log)
 
     def _build_stack(self, log: LogSink) -> ASGIApp:
@@ -93,7 +92,7 @@ class Gateway:
         # Listed outermost first. The context layer is outside error handling so that error
         # answers carry the request id and timing headers too.
         layers: list[Callable[[ASGIApp], ASGIApp]] = [
-            lambda inner: RequestContextMiddleware(inner, log=log, backend_name=self._backend_name),
+            lambda inner: RequestContextMiddleware(inner, log=log, backend_name=lambda scope: backend_of(scope).name),
             lambda inner: ErrorMiddleware(inner, log=log),
             CORSMiddleware,
             BodyLimitMiddleware,
@@ -104,27 +103,20 @@ class Gateway:
             app = layer(app)
         return app
 
-    def _backend_name(self, scope: Scope) -> str:
-        return self._backend.name if self._backend is not None else "binding"
-
     def settings(self, env: Any) -> Settings:
         if self._settings is None:
             self._settings = read_settings(env)
         return self._settings
 
     def backend(self, env: Any) -> Backend:
-        if self._backend is not None:
-            return self._backend
-        if self._env_backend is None:
-            self._env_backend = self._backend_for_env(env)
-        return self._env_backend
+        if self._backend is None:
+            self._backend = self._backend_for_env(env)
+        return self._backend
 
     def guards(self, env: Any) -> Guards:
-        if self._guards is not None:
-            return self._guards
-        if self._env_guards is None:
-            self._env_guards = self._guards_for_env(env)
-        return self._env_guards
+        if self._guards is None:
+            self._guards = self._guards_for_env(env)
+        return self._guards
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
