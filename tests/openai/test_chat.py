@@ -337,3 +337,31 @@ class ListStream:
 
 def sse(events: list[dict[str, Any]]) -> bytes:
     return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}],
+        [{"name": "get_weather", "arguments": {"city": "Oslo"}}],  # the flat shape the prompt form has used
+    ],
+)
+def test_tool_call_arguments_always_reach_the_client_as_a_json_string(
+    make_gateway: MakeGateway, calls: list[dict[str, Any]]
+) -> None:
+    answer = {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "tool_calls": calls}}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4},
+    }
+    gw = make_gateway(FixedBackend(answer))
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "tools": [WEATHER]}
+    chat = run(request(gw.app, "POST", "/v1/chat/completions", body=body, headers=gw.auth)).json()
+    call = chat["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Oslo"}'} and call["id"]
+    tools = [{"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}]
+    resp = run(
+        request(gw.app, "POST", "/v1/responses", headers=gw.auth, body={"model": MODEL, "input": "x", "tools": tools})
+    ).json()
+    item = next(i for i in resp["output"] if i["type"] == "function_call")
+    assert item["arguments"] == '{"city": "Oslo"}' and item["name"] == "get_weather"

@@ -69,6 +69,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _whole_tool_calls(raw: Any) -> list[dict[str, Any]]:
+    """Tool calls in OpenAI's shape, arguments as a JSON string, whichever shape Workers AI used."""
+    return [
+        {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments or "{}"}}
+        for call in _tool_call_deltas(raw)
+    ]
+
+
 def read_completion(result: dict[str, Any]) -> Completion:
     """A whole answer: the messages form's `chat.completion`, or the prompt form's `{response}`."""
     if isinstance(result.get("choices"), list) and result["choices"]:
@@ -77,13 +85,13 @@ def read_completion(result: dict[str, Any]) -> Completion:
         return Completion(
             _reasoning_of(message),
             _text(message.get("content")),
-            list(message.get("tool_calls") or []),
+            _whole_tool_calls(message.get("tool_calls")),
             choice.get("finish_reason"),
             result.get("usage"),
         )
     if "response" in result:
         return Completion(
-            "", _text(result.get("response")), list(result.get("tool_calls") or []), None, result.get("usage")
+            "", _text(result.get("response")), _whole_tool_calls(result.get("tool_calls")), None, result.get("usage")
         )
     raise UpstreamError("The model upstream answered in a shape the gateway does not know (no choices, no response).")
 
