@@ -163,3 +163,56 @@ def test_oversized_and_non_json_bodies(make_gateway: MakeGateway) -> None:
         request(gw.app, "POST", "/v1/chat/completions", raw=b"a=b", headers={**gw.auth, "content-type": "text/plain"})
     )
     assert form.status == 415
+
+
+def test_null_optional_fields_mean_not_set(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    nulls = dict.fromkeys(
+        [
+            "temperature",
+            "top_p",
+            "seed",
+            "max_tokens",
+            "stop",
+            "tools",
+            "tool_choice",
+            "response_format",
+            "stream",
+            "stream_options",
+            "user",
+            "n",
+            "logprobs",
+        ]
+    )
+    chat = run(
+        request(
+            gw.app, "POST", "/v1/chat/completions", headers=gw.auth, body={"model": MODEL, "messages": HELLO, **nulls}
+        )
+    )
+    assert chat.status == 200, chat.body
+    assert gw.backend.calls[-1][1]["max_tokens"] == 8192
+    response = run(
+        request(
+            gw.app,
+            "POST",
+            "/v1/responses",
+            headers=gw.auth,
+            body={
+                "model": MODEL,
+                "input": "x",
+                "instructions": None,
+                "max_output_tokens": None,
+                "temperature": None,
+                "metadata": None,
+                "previous_response_id": None,
+            },
+        )
+    )
+    assert response.status == 200, response.body
+    for path, required in (
+        ("/v1/chat/completions", "messages"),
+        ("/v1/responses", "input"),
+        ("/v1/completions", "prompt"),
+    ):
+        reply = run(request(gw.app, "POST", path, headers=gw.auth, body={"model": MODEL, required: None}))
+        assert reply.status == 400 and reply.json()["error"]["param"] == required

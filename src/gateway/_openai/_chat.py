@@ -130,7 +130,7 @@ class ChatRequest:
 def parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ChatRequest]:
     check_fields(body, FIELDS, REFUSED)
     model = resolve_model(scope, body.get("model"))
-    if "messages" not in body:
+    if body.get("messages") is None:
         raise InvalidRequest("`messages` is required: a list of at least one message.", param="messages")
     if body.get("stream_options") is not None and not body.get("stream"):
         raise InvalidRequest("`stream_options` is only allowed with `stream: true`.", param="stream_options")

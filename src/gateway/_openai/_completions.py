@@ -76,7 +76,7 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_json_object(scope, receive)
     check_fields(body, FIELDS, REFUSED)
     model = resolve_model(scope, body.get("model"))
-    if "prompt" not in body:
+    if body.get("prompt") is None:
         raise InvalidRequest("`prompt` is required.", param="prompt")
     stream = bool(body.get("stream"))
     if body.get("stream_options") is not None and not stream:

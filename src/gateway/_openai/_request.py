@@ -75,7 +75,8 @@ def check_fields(body: Mapping[str, Any], allowed: Mapping[str, Spec], refused: 
                 param=name,
                 code="unknown_parameter",
             )
-    check({k: v for k, v in body.items() if k in allowed}, Obj(dict(allowed)))
+    # OpenAI's optional fields are nullable: null means "not set", as OpenAI's API reads it.
+    check({k: v for k, v in body.items() if k in allowed and v is not None}, Obj(dict(allowed)))
 
 
 # Values that ask for exactly what the gateway does anyway, so accepting them changes nothing.

@@ -129,7 +129,7 @@ def _tool_choice(choice: Any) -> Any:
 def parse_responses_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ResponseRequest]:
     check_fields(body, FIELDS, REFUSED)
     model = resolve_model(scope, body.get("model"))
-    if "input" not in body:
+    if body.get("input") is None:
         raise InvalidRequest("`input` is required: a string, or a list of input items.", param="input")
     tools = _tools(body.get("tools") or [])
     names = {tool["function"]["name"] for tool in tools}
