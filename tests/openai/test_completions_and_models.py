@@ -87,3 +87,18 @@ def test_cloudflare_account_paths_are_accepted(make_gateway: MakeGateway) -> Non
         )
     )
     assert compat.status == 200 and compat.json()["object"] == "response"
+
+
+def test_the_user_tag_is_logged_not_sent_upstream(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    run(
+        request(
+            gw.app,
+            "POST",
+            "/v1/completions",
+            headers=gw.auth,
+            body={"model": "gpt-oss-120b", "prompt": "x", "user": "team-a"},
+        )
+    )
+    assert "user" not in gw.backend.calls[-1][1]
+    assert '"user":"team-a"' in gw.logs[-1]

@@ -36,6 +36,7 @@ from ._request import (
     check_fields,
     check_tool_choice,
     max_tokens_of,
+    note_user,
     sampling_inputs,
     stop_sequences,
     tool_names,
@@ -162,8 +163,7 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_json_object(scope, receive)
     model, request = parse_chat_request(scope, body)
     context = context_of(scope)
-    if body.get("user"):
-        context.extra["user"] = body["user"]
+    note_user(context, body)
     result = await call_model(scope, model, {**request.inputs, "stream": request.stream}, {})
     if request.stream:
         chunks = ChatChunks(request)

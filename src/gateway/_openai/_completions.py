@@ -17,7 +17,7 @@ from .._state import settings_of
 from ._finish import FinishState
 from ._models import resolve_model
 from ._output import Delta, deltas_of, usage_numbers, whole_answer
-from ._request import SAMPLING, STOP, check_fields, max_tokens_of, sampling_inputs, stop_sequences
+from ._request import SAMPLING, STOP, check_fields, max_tokens_of, note_user, sampling_inputs, stop_sequences
 
 __all__ = ["completions"]
 
@@ -93,6 +93,7 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
     )
     result = await call_model(scope, model, {"prompt": prompt, **sampling.inputs, "stream": stream}, {})
     context = context_of(scope)
+    note_user(context, body)
     if stream:
         deltas = deltas_of(result, context, settings_of(scope).stream_idle_timeout_s)
         await stream_events(scope, receive, send, _stream(request, deltas), openai_error_event)

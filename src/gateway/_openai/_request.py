@@ -7,6 +7,7 @@ from typing import Any
 
 from .._errors import InvalidRequest
 from .._forms import CONTEXT_WINDOW
+from .._http import RequestContext
 from .._schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str, check
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Sampling",
     "check_fields",
     "check_tool_choice",
+    "note_user",
     "sampling_inputs",
     "stop_sequences",
     "tool_names",
@@ -123,6 +125,12 @@ def max_tokens_of(body: Mapping[str, Any], *names: str) -> int | None:
             f"{' and '.join(f'`{n}`' for n in values)} disagree; send one of them.", param=list(values)[1]
         )
     return next(iter(values.values()), None)
+
+
+def note_user(context: RequestContext, body: Mapping[str, Any]) -> None:
+    """OpenAI's `user` tags a request for its owner: it goes on the log line, never upstream."""
+    if isinstance(body.get("user"), str) and body["user"]:
+        context.extra["user"] = body["user"]
 
 
 def tool_names(tools: list[dict[str, Any]]) -> set[str]:

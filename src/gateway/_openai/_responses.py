@@ -21,7 +21,7 @@ from .._sse import stream_events
 from .._state import settings_of
 from ._models import resolve_model
 from ._output import Delta, deltas_of, whole_answer
-from ._request import SAMPLING, check_fields, check_tool_choice, max_tokens_of, sampling_inputs
+from ._request import SAMPLING, check_fields, check_tool_choice, max_tokens_of, note_user, sampling_inputs
 from ._response_input import input_messages
 from ._response_items import ResponseBuilder, ResponseRequest
 
@@ -164,8 +164,7 @@ async def responses(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_json_object(scope, receive)
     model, request = parse_responses_request(scope, body)
     context = context_of(scope)
-    if body.get("user"):
-        context.extra["user"] = body["user"]
+    note_user(context, body)
     stream = bool(body.get("stream"))
     result = await call_model(scope, model, {**request.inputs, "stream": stream}, {})
     builder = ResponseBuilder(request)
