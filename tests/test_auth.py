@@ -85,3 +85,12 @@ def test_logs_name_the_key_and_never_contain_it(make_gateway: MakeGateway) -> No
     run(request(gw.app, "POST", NATIVE, body=BODY, headers={"authorization": f"Bearer {KEY}-wrong"}))
     assert json.loads(gw.logs[0])["key"] == "tester"
     assert all(KEY not in line for line in gw.logs)
+
+
+def test_the_digest_functions_are_hashlibs_and_hmacs() -> None:
+    import hashlib
+
+    from gateway._digest import compare_digest, sha256
+
+    assert sha256(b"gateway").hexdigest() == hashlib.sha256(b"gateway").hexdigest()
+    assert compare_digest(b"same", b"same") and not compare_digest(b"same", b"diff")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 
 from ._config import ApiKey, Settings
+from ._digest import compare_digest, sha256
 from ._errors import ServiceUnavailable, Unauthorized
 from ._guards import KEY_KEY, KeyStore, guards_of
 from ._http import ASGIApp, Receive, Scope, Send, context_of, header
@@ -36,16 +35,16 @@ def presented_key(scope: Scope) -> str | None:
 
 def find_key(keys: tuple[ApiKey, ...], presented: str) -> ApiKey | None:
     """Compare by SHA-256 in constant time, visiting every entry so timing says nothing of which."""
-    digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+    digest = sha256(presented.encode("utf-8", "surrogateescape")).digest()
     found = None
     for key in keys:
-        if hmac.compare_digest(digest, key.sha256):
+        if compare_digest(digest, key.sha256):
             found = key
     return found
 
 
 async def _look_up(store: KeyStore, presented: str) -> ApiKey | None:
-    digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
+    digest = sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
     try:
         return await store.find(digest)
     except Exception as exc:

@@ -7,15 +7,16 @@ of calls) to offered tools, it becomes `tool_calls`; anything else stays text.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
+
+from .._digest import sha256
 
 __all__ = ["HeldCall", "call_id", "looks_like_json", "recover_tool_calls"]
 
 
 def call_id(seed: str, index: int) -> str:
-    return "call_" + hashlib.sha256(f"{seed}:{index}".encode()).hexdigest()[:24]
+    return "call_" + sha256(f"{seed}:{index}".encode()).hexdigest()[:24]
 
 
 def looks_like_json(text: str) -> bool:
