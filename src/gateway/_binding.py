@@ -17,14 +17,20 @@ from typing import Any
 from ._errors import UpstreamError, parse_workers_ai_error
 from ._upstream import UpstreamResult
 
-__all__ = ["BindingBackend", "JsByteStream"]
+__all__ = ["BindingBackend", "JsByteStream", "to_js_object"]
 
 
-def _to_js(value: dict[str, Any]) -> Any:
-    # Through JSON, not pyodide's to_js: to_js turns None into undefined, which the binding's
-    # JSON.stringify then drops (`"content": null` would vanish). JSON keeps exactly what was sent.
-    from js import JSON  # type: ignore[import-not-found]
+def to_js_object(value: dict[str, Any]) -> Any:
+    """A dict as a plain JS object, for any binding call.
 
+    Through JSON, not pyodide's to_js: to_js turns None into undefined, which a binding's
+    JSON.stringify then drops (`"content": null` would vanish). Under CPython (tests of the
+    binding code with Python doubles) the dict is passed as it is.
+    """
+    try:
+        from js import JSON  # type: ignore[import-not-found]
+    except ImportError:
+        return value
     return JSON.parse(json.dumps(value))
 
 
@@ -90,7 +96,7 @@ class BindingBackend:
 
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
         # Options are usually empty; leaving them out saves a conversion across the JS boundary.
-        arguments = (model, _to_js(inputs), _to_js(options)) if options else (model, _to_js(inputs))
+        arguments = (model, to_js_object(inputs), to_js_object(options)) if options else (model, to_js_object(inputs))
         try:
             result = await self._ai.run(*arguments)
         except Exception as exc:

@@ -17,6 +17,7 @@ import math
 import time
 from typing import Any
 
+from ._binding import to_js_object
 from ._guards import BudgetVerdict, Guards, RequestVerdict, Window
 from ._http import RequestContext
 from ._policy import ApiKey, Tier, binding_name, parse_key_record
@@ -29,7 +30,6 @@ __all__ = [
     "KvKeyStore",
     "binding_guards",
     "plain",
-    "to_js_object",
 ]
 
 BUDGETS_BINDING = "TOKEN_BUDGETS"
@@ -44,17 +44,6 @@ class BindingMissing(RuntimeError):
 def plain(value: Any) -> Any:
     """An RPC or binding answer as Python: the SDK converts it already; older ones hand a proxy."""
     return value.to_py() if hasattr(value, "to_py") else value
-
-
-def to_js_object(value: dict[str, Any]) -> Any:
-    """A dict as a JS object. The SDK (1.5+) converts binding arguments itself; older ones hand JS a
-    proxy that bindings cannot read. Under CPython (test doubles) the dict is passed as it is."""
-    try:
-        from js import Object  # type: ignore[import-not-found]
-        from pyodide.ffi import to_js  # type: ignore[import-not-found]
-    except ImportError:
-        return value
-    return to_js(value, dict_converter=Object.fromEntries)
 
 
 def _binding(env: Any, name: str) -> Any:

@@ -177,7 +177,6 @@ class WorkersAIError(UpstreamError):
         info = _WORKERS_AI_CODES.get(code, _CodeInfo(502, "upstream_error"))
         super().__init__(f"Workers AI error {code}: {message}", code=str(code), **kwargs)  # type: ignore[arg-type]
         self.workers_ai_code = code
-        self.upstream_message = message
         self.status = info.status
         self.type = info.type
         self.cf_code = code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 
 __all__ = ["key_entry", "new_key", "sha256_hex"]
@@ -22,7 +21,3 @@ def sha256_hex(key: str) -> str:
 
 def key_entry(name: str, key: str) -> dict[str, str]:
     return {"name": name, "sha256": sha256_hex(key)}
-
-
-def keys_json(entries: list[dict[str, str]]) -> str:
-    return json.dumps(entries)
