@@ -33,9 +33,16 @@ def presented_key(scope: Scope) -> str | None:
     return api_key.strip() if api_key is not None else None
 
 
+def _digest_of(presented: str) -> bytes:
+    return sha256(presented.encode("utf-8", "surrogateescape")).digest()
+
+
 def find_key(keys: tuple[ApiKey, ...], presented: str) -> ApiKey | None:
+    return _match(keys, _digest_of(presented))
+
+
+def _match(keys: tuple[ApiKey, ...], digest: bytes) -> ApiKey | None:
     """Compare by SHA-256 in constant time, visiting every entry so timing says nothing of which."""
-    digest = sha256(presented.encode("utf-8", "surrogateescape")).digest()
     found = None
     for key in keys:
         if compare_digest(digest, key.sha256):
@@ -43,10 +50,9 @@ def find_key(keys: tuple[ApiKey, ...], presented: str) -> ApiKey | None:
     return found
 
 
-async def _look_up(store: KeyStore, presented: str) -> ApiKey | None:
-    digest = sha256(presented.encode("utf-8", "surrogateescape")).hexdigest()
+async def _look_up(store: KeyStore, digest: bytes) -> ApiKey | None:
     try:
-        return await store.find(digest)
+        return await store.find(digest.hex())
     except Exception as exc:
         # Authentication never fails open: a store that cannot answer admits no one.
         raise ServiceUnavailable(
@@ -103,9 +109,10 @@ class AuthMiddleware:
             raise Unauthorized(f"An API key is required. {_HOW_TO_SEND}", code="missing_api_key")
         key = None
         if len(presented) <= _MAX_KEY_LENGTH:
-            key = find_key(settings.keys, presented)
+            digest = _digest_of(presented)  # once, for GATEWAY_KEYS and the key store alike
+            key = _match(settings.keys, digest)
             if key is None and store is not None:
-                key = await _look_up(store, presented)
+                key = await _look_up(store, digest)
         if key is None:
             raise Unauthorized(f"The API key is not valid. {_HOW_TO_SEND}", code="invalid_api_key")
         context_of(scope).key_name = key.name
