@@ -2,8 +2,9 @@
 
     {"<sha256 hex>": {"name": "alice", "tier": "default", "expires_at": null, "disabled": false}}
 
-It is read on every lookup, so `gateway keys create|revoke --store file` takes effect at once,
-as a KV write does in the Worker (there, within a minute). Set `KEYS_FILE` to move it.
+It is read again whenever it has changed (checked by a stat on each lookup), so `gateway keys
+create|revoke --store file` takes effect at once, as a KV write does in the Worker (there, within a
+minute). Set `KEYS_FILE` to move it.
 """
 
 from __future__ import annotations
@@ -24,14 +25,21 @@ class FileKeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = f"keys file {path}"
+        # The last parse and the file version it came from: lookups re-read only a changed file.
+        self._loaded: tuple[tuple[int, int, int], dict[str, dict[str, Any]]] | None = None
 
     def records(self) -> dict[str, dict[str, Any]]:
-        if not self.path.is_file():
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return {}
-        data = json.loads(self.path.read_text() or "{}")
-        if not isinstance(data, dict):
-            raise ValueError(f"{self.path} must hold a JSON object of key records by SHA-256")
-        return data
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # write() renames: a new inode
+        if self._loaded is None or self._loaded[0] != version:
+            data = json.loads(self.path.read_text() or "{}")
+            if not isinstance(data, dict):
+                raise ValueError(f"{self.path} must hold a JSON object of key records by SHA-256")
+            self._loaded = (version, data)
+        return dict(self._loaded[1])
 
     def write(self, records: dict[str, dict[str, Any]]) -> None:
         # Write then rename, so a server reading it never sees half a file.
