@@ -29,6 +29,7 @@ import os
 from typing import Any
 
 from ._errors import InvalidRequest, RateLimited
+from ._forms import DEFAULT_MAX_TOKENS
 from ._guards import BudgetVerdict, guards_of, key_of
 from ._http import RequestContext, Scope, context_of
 from ._ratelimit import guarded, put_window_headers, retry_after_s
@@ -37,7 +38,6 @@ from ._state import settings_of
 
 __all__ = ["DEFAULT_MAX_TOKENS", "TEMPLATE_OVERHEAD_TOKENS", "Reservation", "max_tokens_for", "reserve_tokens"]
 
-DEFAULT_MAX_TOKENS = 256
 TEMPLATE_OVERHEAD_TOKENS = 256
 
 

@@ -12,11 +12,13 @@ from typing import Any, Literal
 from ._errors import InvalidRequest
 from ._schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str, check
 
-__all__ = ["CONTEXT_WINDOW", "FORM_NAMES", "Form", "detect_form", "validate_native"]
+__all__ = ["CONTEXT_WINDOW", "DEFAULT_MAX_TOKENS", "FORM_NAMES", "Form", "detect_form", "validate_native"]
 
 Form = Literal["prompt", "messages", "responses", "batch", "poll"]
 
 CONTEXT_WINDOW = 128_000
+# What Workers AI generates at most when a body names no max_tokens (the model page).
+DEFAULT_MAX_TOKENS = 256
 
 FORM_NAMES: dict[Form, str] = {
     "prompt": "prompt",

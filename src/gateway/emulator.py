@@ -21,13 +21,13 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ._errors import WorkersAIError
+from ._forms import DEFAULT_MAX_TOKENS
 from ._upstream import UpstreamResult
 
 __all__ = ["DEFAULT_TOKEN_DELAY_MS", "EmulatedStream", "Emulator", "Faults"]
 
 # About 65 tokens a second: the pace gpt-oss-120b streams at on Workers AI, give or take.
 DEFAULT_TOKEN_DELAY_MS = 15.0
-DEFAULT_MAX_TOKENS = 256
 _TOKEN = re.compile(r"\s*[\w']+|\s*[^\w\s]")
 _MAX_JOBS = 1000
 
