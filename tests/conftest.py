@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from gateway import Gateway
-from gateway._guards import Guards
-from gateway.emulator import Emulator
-from gateway.keys import key_entry
+from gateway._limits.guards import Guards
+from gateway.local.emulator import Emulator
+from gateway.local.keygen import key_entry
 from gateway.local.limits import local_guards
 
 MODEL = "@cf/openai/gpt-oss-120b"

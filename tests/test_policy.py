@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from gateway._bindings import KvKeyStore
+from gateway._limits.bindings import KvKeyStore
 from gateway._policy import parse_keys, parse_origins, parse_tiers, parse_time
-from gateway.keys import sha256_hex
+from gateway.local.keygen import sha256_hex
 from gateway.local.limits import local_guards
-from tests.asgi import request, run
+from tests.client import request, run
 from tests.conftest import KEY, NATIVE, MakeGateway, tiers
 
 BODY = {"prompt": "hi"}

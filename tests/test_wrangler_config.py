@@ -7,8 +7,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from gateway._bindings import BUDGETS_BINDING, USAGE_BINDING
 from gateway._config import read_settings
+from gateway._limits.bindings import BUDGETS_BINDING, USAGE_BINDING
 from gateway._policy import binding_name
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,9 @@ This package's import path is the standard library only, so it loads fast in the
 """
 
 from ._app import Gateway
+from ._asgi.http import ByteStream
 from ._config import Settings, read_settings
 from ._errors import GatewayError, WorkersAIError
-from ._upstream import Backend, ByteStream
+from ._upstream.backend import Backend
 
 __all__ = ["Backend", "ByteStream", "Gateway", "GatewayError", "Settings", "WorkersAIError", "read_settings"]

@@ -6,26 +6,37 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ._auth import AuthMiddleware
-from ._config import Settings, read_settings
-from ._context import LogSink, RequestContextMiddleware
-from ._cors import CORSMiddleware
-from ._exceptions import ErrorMiddleware
-from ._guards import GUARDS_KEY, Guards
-from ._health import healthz
-from ._http import ASGIApp, Receive, Scope, Send
-from ._limits import BodyLimitMiddleware
-from ._native import run_native
-from ._openai._chat import chat_completions
-from ._openai._completions import completions
-from ._openai._models import list_models, retrieve_model
-from ._openai._responses import responses
-from ._ratelimit import RateLimitMiddleware
-from ._routing import Route, Router, without_account_prefix
-from ._state import BACKEND_KEY, SETTINGS_KEY, backend_of
-from ._upstream import Backend
+from ._asgi.http import ASGIApp, Receive, Scope, Send, send_json
+from ._asgi.routing import Route, Router, without_account_prefix
+from ._config import SETTINGS_KEY, Settings, read_settings, settings_of
+from ._limits.guards import GUARDS_KEY, Guards, guards_of
+from ._middleware.auth import AuthMiddleware
+from ._middleware.body_limit import BodyLimitMiddleware
+from ._middleware.cors import CORSMiddleware
+from ._middleware.errors import ErrorMiddleware
+from ._middleware.rate_limit import RateLimitMiddleware
+from ._middleware.request_context import LogSink, RequestContextMiddleware
+from ._native.route import run_native
+from ._openai.chat import chat_completions
+from ._openai.completions import completions
+from ._openai.models import list_models, retrieve_model
+from ._openai.responses import responses
+from ._upstream.backend import BACKEND_KEY, Backend, backend_of
 
-__all__ = ["PUBLIC_PATHS", "ROUTES", "Gateway"]
+__all__ = ["PUBLIC_PATHS", "ROUTES", "Gateway", "healthz"]
+
+
+async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
+    """`GET /healthz`: liveness without a key. It reveals no configuration, only whether it is usable."""
+    settings = settings_of(scope)
+    ready = not settings.problems and (bool(settings.keys) or guards_of(scope).keys is not None)
+    body = {
+        "status": "ok" if ready else "unconfigured",
+        "backend": backend_of(scope).name,
+        "models": list(settings.models),
+    }
+    await send_json(send, 200 if ready else 503, body)
+
 
 ROUTES = [
     Route("GET", "/healthz", healthz),
@@ -43,13 +54,13 @@ PUBLIC_PATHS = frozenset({"/healthz"})
 
 
 def _binding_backend(env: Any) -> Backend:
-    from ._binding import BindingBackend
+    from ._upstream.ai_binding import BindingBackend
 
     return BindingBackend(getattr(env, "AI", None))
 
 
 def _binding_guards(env: Any) -> Guards:
-    from ._bindings import binding_guards
+    from ._limits.bindings import binding_guards
 
     return binding_guards(env)
 

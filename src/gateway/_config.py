@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._asgi.http import Scope
+from ._catalog import DEFAULT_MODEL, KNOWN_MODELS
 from ._policy import ApiKey, Tier, parse_keys, parse_origins, parse_tiers
-from ._record import FrozenRecord
+from ._valueclass import FrozenRecord
 
-__all__ = ["DEFAULT_MODEL", "KNOWN_MODELS", "ApiKey", "Settings", "parse_keys", "read_settings"]
+__all__ = ["SETTINGS_KEY", "Settings", "read_settings", "settings_of"]
 
-DEFAULT_MODEL = "@cf/openai/gpt-oss-120b"
-# The models whose input schema the gateway knows; the allow-list may only name these.
-KNOWN_MODELS = ("@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b")
+# Where the app puts the settings in the ASGI scope; `settings_of` reads them.
+SETTINGS_KEY = "gateway.settings"
 
 
 class Settings(FrozenRecord):
@@ -49,19 +50,20 @@ class Settings(FrozenRecord):
     def __init__(
         self,
         *,
-        models: tuple[str, ...] = (DEFAULT_MODEL,),
-        keys: tuple[ApiKey, ...] = (),
-        max_body_bytes: int = 10 * 1024 * 1024,
-        upstream_timeout_s: float = 120.0,
-        stream_idle_timeout_s: float = 60.0,
-        capacity_retries: int = 2,
-        retry_base_s: float = 0.25,
-        log_prompts: bool = False,
-        tiers: dict[str, Tier] | None = None,
-        limits_fail_open: bool = False,
-        cors_origins: tuple[str, ...] = (),
-        problems: tuple[str, ...] = (),
+        models: tuple[str, ...],
+        keys: tuple[ApiKey, ...],
+        max_body_bytes: int,
+        upstream_timeout_s: float,
+        stream_idle_timeout_s: float,
+        capacity_retries: int,
+        retry_base_s: float,
+        log_prompts: bool,
+        tiers: dict[str, Tier],
+        limits_fail_open: bool,
+        cors_origins: tuple[str, ...],
+        problems: tuple[str, ...],
     ) -> None:
+        # No defaults here: `read_settings` is where each variable's default is written, once.
         self._init(
             models=models,
             keys=keys,
@@ -71,7 +73,7 @@ class Settings(FrozenRecord):
             capacity_retries=capacity_retries,
             retry_base_s=retry_base_s,
             log_prompts=log_prompts,
-            tiers=tiers or {},
+            tiers=tiers,
             limits_fail_open=limits_fail_open,
             cors_origins=cors_origins,
             problems=problems,
@@ -180,3 +182,7 @@ def read_settings(env: Any) -> Settings:
         cors_origins=_origins(env, problems),
         problems=tuple(problems),
     )
+
+
+def settings_of(scope: Scope) -> Settings:
+    return scope[SETTINGS_KEY]  # type: ignore[no-any-return]

@@ -12,9 +12,10 @@ GatewayError
 ├── UnsupportedMediaType        415 invalid_request_error   body that is not JSON
 ├── RateLimited                 429 rate_limit_error        a limit of the gateway's or upstream's
 ├── ServiceUnavailable          503 service_unavailable     the gateway is not configured to serve
-└── UpstreamError               502 upstream_error          the model upstream failed
-    ├── WorkersAIError          (status from its code)      `"<code>: <message>"` from Workers AI
-    └── UpstreamTimeout         504 timeout_error           the upstream did not answer in time
+├── UpstreamError               502 upstream_error          the model upstream failed
+│   ├── WorkersAIError          (status from its code)      `"<code>: <message>"` from Workers AI
+│   └── UpstreamTimeout         504 timeout_error           the upstream did not answer in time
+└── ClientDisconnected          499 client_closed_request   the client left first: logged, nothing sent
 
 Dialects render these differently (OpenAI's envelope, Cloudflare's envelope, SSE error events);
 the data needed by all of them lives here.
@@ -25,9 +26,10 @@ from __future__ import annotations
 import re
 import time
 
-from ._record import FrozenRecord
+from ._valueclass import FrozenRecord
 
 __all__ = [
+    "ClientDisconnected",
     "Forbidden",
     "GatewayError",
     "InvalidRequest",
@@ -145,6 +147,16 @@ class UpstreamTimeout(UpstreamError):
     status = 504
     type = "timeout_error"
     cf_code = 3007
+
+
+class ClientDisconnected(GatewayError):
+    """The client went away before the gateway could answer (nginx's 499 in the log line).
+
+    Nobody is left to answer, so nothing is sent: the error layer only records it.
+    """
+
+    status = 499
+    type = "client_closed_request"
 
 
 class _CodeInfo(FrozenRecord):

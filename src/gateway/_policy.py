@@ -17,17 +17,21 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from ._record import FrozenRecord
+from ._valueclass import FrozenRecord
 
 __all__ = [
+    "ANY",
     "DEFAULT_TIER",
+    "RATE_LIMIT_PERIODS",
     "ApiKey",
     "Tier",
     "binding_name",
+    "format_time",
     "parse_key_record",
     "parse_keys",
     "parse_origins",
     "parse_tiers",
+    "parse_time",
 ]
 
 DEFAULT_TIER = "default"

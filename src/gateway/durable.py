@@ -2,7 +2,7 @@
 
 Worker only (it subclasses the SDK's `DurableObject`); src/entry.py exports it, and wrangler.toml
 declares it as binding `TOKEN_BUDGETS` with SQLite storage (`[[migrations]] new_sqlite_classes`).
-The logic is `TokenLedger` (gateway/_ledger.py), tested under CPython against a double of
+The logic is `TokenLedger` (gateway/_limits/ledger.py), tested under CPython against a double of
 `ctx.storage.sql`. The runtime converts RPC arguments and results (plain numbers, strings, dicts)
 with the SDK's `python_from_rpc`/`python_to_rpc`.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from workers import DurableObject
 
-from ._ledger import TokenLedger
+from ._limits.ledger import TokenLedger
 
 __all__ = ["TokenBudget"]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.keys import sha256_hex
+from gateway.local.keygen import sha256_hex
 from gateway.local.server import build_local_app
-from tests.asgi import request, run
+from tests.client import request, run
 from tests.conftest import NATIVE
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 import openai
-from gateway.emulator import Emulator, Faults
-from tests.asgi import request, run
+from gateway.local.emulator import Emulator, Faults
+from tests.client import request, run
 from tests.conftest import MakeGateway
+from tests.doubles import FixedBackend, sse
 from tests.openai.conftest import MakeClient
 
 MODEL = "gpt-oss-120b"
@@ -238,7 +239,7 @@ def test_a_leaked_tool_call_is_recovered_in_a_stream_too(make_gateway: MakeGatew
         for piece in ['{"name": "get_', 'weather", "arguments"', ': {"city": "Rome"}}']
     ]
     events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"completion_tokens": 9}})
-    gw = make_gateway(FixedBackend(sse(events)))
+    gw = make_gateway(FixedBackend(sse(*events)))
     body = {"model": MODEL, "messages": [{"role": "user", "content": "weather?"}], "tools": [WEATHER], "stream": True}
     chunks = chunks_of(run(request(gw.app, "POST", "/v1/chat/completions", body=body, headers=gw.auth)))
     calls = [d["tool_calls"][0] for c in chunks for d in [c["choices"][0]["delta"]] if "tool_calls" in d]
@@ -252,7 +253,7 @@ def test_stop_sequences_are_cut_by_the_gateway_even_across_chunks(make_gateway: 
         {"choices": [{"index": 0, "delta": {"content": piece}}]} for piece in ["one two ", "EN", "D three"]
     ]
     events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    gw = make_gateway(FixedBackend(sse(events)))
+    gw = make_gateway(FixedBackend(sse(*events)))
     body = {"model": MODEL, "messages": [{"role": "user", "content": "count"}], "stop": ["END"], "stream": True}
     chunks = chunks_of(run(request(gw.app, "POST", "/v1/chat/completions", body=body, headers=gw.auth)))
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
@@ -302,41 +303,6 @@ def test_a_json_answer_to_a_stream_request_still_streams_chunks(make_client: Mak
     chunks = run(collect())
     assert "hey" in "".join(c.choices[0].delta.content or "" for c in chunks)
     assert chunks[-1].choices[0].finish_reason == "stop"
-
-
-class FixedBackend:
-    """Answers every call with the same JSON, or the same SSE bytes."""
-
-    name = "fixed"
-
-    def __init__(self, answer: dict[str, Any] | bytes) -> None:
-        self.answer = answer
-        self.calls: list[Any] = []
-
-    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> Any:
-        self.calls.append((model, inputs, options))
-        if isinstance(self.answer, bytes):
-            return ListStream([self.answer])
-        return self.answer
-
-
-class ListStream:
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def __aiter__(self) -> Any:
-        return self._run()
-
-    async def _run(self) -> Any:
-        for chunk in self.chunks:
-            yield chunk
-
-    async def aclose(self) -> None:
-        return None
-
-
-def sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
 
 
 @pytest.mark.parametrize(

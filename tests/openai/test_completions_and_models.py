@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.asgi import request, run
+from tests.client import request, run
 from tests.conftest import MakeGateway
 from tests.openai.conftest import MakeClient
 

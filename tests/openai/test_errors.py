@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import openai
-from gateway.emulator import Emulator, Faults
-from tests.asgi import request, run
+from gateway.local.emulator import Emulator, Faults
+from tests.client import request, run
 from tests.conftest import MakeGateway
 from tests.openai.conftest import MakeClient
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.emulator import Emulator, Faults
-from tests.asgi import request, run
+from gateway.local.emulator import Emulator, Faults
+from tests.client import request, run
 from tests.conftest import MakeGateway
 from tests.openai.conftest import MakeClient
 

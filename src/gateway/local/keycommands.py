@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._bindings import KEYS_BINDING
+from .._limits.bindings import KEYS_BINDING
 from .._policy import format_time, parse_key_record, parse_keys, parse_time
-from ..keys import new_key, sha256_hex
 from .config import find_project_root, load_env
+from .keygen import new_key, sha256_hex
 from .keystore import DEFAULT_KEYS_FILE, FileKeyStore
 
-__all__ = ["add_key_commands"]
+__all__ = ["STORES", "add_key_commands", "create", "hash_key", "list_keys", "revoke"]
 
 STORES = ("env", "kv", "file")
 _HOW_CLIENTS_SEND = "Clients send it as `Authorization: Bearer <key>` (what the openai SDK does) or `x-api-key: <key>`."

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .._guards import BudgetVerdict, Guards, KeyStore, RequestVerdict, UsageSink, Window
-from .._ledger import TokenLedger
+from .._limits.guards import BudgetVerdict, Guards, KeyStore, RequestVerdict, UsageSink, Window
+from .._limits.ledger import TokenLedger
 from .._policy import Tier
 from .sql import SqliteStorageSql
 
-__all__ = ["InProcessBudgets", "InProcessRequestLimiter", "local_guards"]
+__all__ = ["Clock", "InProcessBudgets", "InProcessRequestLimiter", "local_guards"]
 
 Clock = Callable[[], float]
 

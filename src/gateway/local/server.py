@@ -11,15 +11,15 @@ from types import SimpleNamespace
 
 from .._app import Gateway
 from .._config import read_settings
-from .._upstream import Backend
-from ..emulator import Emulator, Faults
-from ..keys import key_entry, new_key
-from .backends import OpenAIBackend, RestBackend
+from .._upstream.backend import Backend
 from .config import load_env
+from .emulator import Emulator, Faults
+from .http_backends import OpenAIBackend, RestBackend
+from .keygen import key_entry, new_key
 from .keystore import DEFAULT_KEYS_FILE, FileKeyStore
 from .limits import local_guards
 
-__all__ = ["BACKENDS", "LocalApp", "build_local_app", "choose_backend", "serve"]
+__all__ = ["BACKENDS", "LocalApp", "banner", "build_local_app", "choose_backend", "key_store", "make_backend", "serve"]
 
 BACKENDS = ("emulator", "rest", "openai")
 

@@ -1,0 +1,58 @@
+"""What the gateway knows about the models it serves: names, limits, defaults and prices.
+
+Each fact is written here once (sources: the model pages on developers.cloudflare.com and the
+model JSON in cloudflare-docs; see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONTEXT_WINDOW",
+    "DEFAULT_MODEL",
+    "KNOWN_MODELS",
+    "OPENAI_DEFAULT_MAX_TOKENS",
+    "PRICES_PER_MILLION",
+    "RELEASED_AT",
+    "WORKERS_AI_DEFAULT_MAX_TOKENS",
+    "aliases_of",
+    "cost_usd",
+]
+
+DEFAULT_MODEL = "@cf/openai/gpt-oss-120b"
+# The models whose input schema the gateway knows; the allow-list (`MODELS`) may only name these.
+KNOWN_MODELS = ("@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b")
+
+# Both models: input and output together (the model pages).
+CONTEXT_WINDOW = 128_000
+
+# What Workers AI generates at most when a body names no `max_tokens` (the model page's schema).
+# Native bodies pass through unchanged, so this is what a native request without one can cost.
+WORKERS_AI_DEFAULT_MAX_TOKENS = 256
+
+# gpt-oss reasons before it answers, and Workers AI's 256 tokens often end mid-thought. An OpenAI
+# client that names no limit gets this many: room for reasoning at high effort and a full answer,
+# while staying a bounded reservation against a key's token budget.
+OPENAI_DEFAULT_MAX_TOKENS = 8_192
+
+# gpt-oss's release date (2025-08-05), for OpenAI's `created` on model objects.
+RELEASED_AT = 1754352000
+
+# (input, output) USD per million tokens.
+PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
+    "@cf/openai/gpt-oss-120b": (0.35, 0.75),
+    "@cf/openai/gpt-oss-20b": (0.20, 0.30),
+}
+
+
+def aliases_of(model: str) -> tuple[str, ...]:
+    """`@cf/openai/gpt-oss-120b` is also `openai/gpt-oss-120b` and `gpt-oss-120b`."""
+    short = model.rsplit("/", 1)[-1]
+    return (model, f"openai/{short}", short)
+
+
+def cost_usd(model: str | None, input_tokens: int | None, output_tokens: int | None) -> float | None:
+    prices = PRICES_PER_MILLION.get(model or "")
+    if prices is None or (input_tokens is None and output_tokens is None):
+        return None
+    total = (input_tokens or 0) * prices[0] + (output_tokens or 0) * prices[1]
+    return round(total / 1_000_000, 8)

@@ -1,0 +1,129 @@
+"""The Worker's guards, from its bindings. Nothing here imports `js` at module level.
+
+Binding names (declared in wrangler.toml):
+- `RATE_LIMIT_<TIER>`: a Rate Limiting binding per tier (`RATE_LIMIT_DEFAULT`, `RATE_LIMIT_PRO`),
+  since a binding's limit and period are fixed in its declaration;
+- `TOKEN_BUDGETS`: the `TokenBudget` Durable Object namespace, one object per key (named by the
+  key's hash), called over RPC: `reserve(lease_id, tokens, stream, per_minute, per_day,
+  max_streams)` and `settle(lease_id, tokens)`, both answering plain dicts;
+- `GATEWAY_KEYS_KV` (optional): key records, keyed by the key's SHA-256 in hex;
+- `USAGE` (optional): an Analytics Engine dataset for per-key usage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from .._asgi.context import RequestContext
+from .._js import plain, to_js_object
+from .._policy import ApiKey, Tier, binding_name, parse_key_record
+from .analytics import data_point
+from .guards import BudgetVerdict, Guards, RequestVerdict, Window
+
+__all__ = [
+    "BUDGETS_BINDING",
+    "KEYS_BINDING",
+    "USAGE_BINDING",
+    "AnalyticsUsage",
+    "BindingMissing",
+    "BindingRequestLimiter",
+    "DurableBudgets",
+    "KvKeyStore",
+    "binding_guards",
+]
+
+BUDGETS_BINDING = "TOKEN_BUDGETS"
+KEYS_BINDING = "GATEWAY_KEYS_KV"
+USAGE_BINDING = "USAGE"
+
+
+class BindingMissing(RuntimeError):
+    pass
+
+
+def _binding(env: Any, name: str) -> Any:
+    binding = getattr(env, name, None)
+    if binding is None:
+        raise BindingMissing(f"binding {name} is not declared in wrangler.toml")
+    return binding
+
+
+class BindingRequestLimiter:
+    """Rate Limiting bindings. They answer only `success`: remaining is unknown, and the wait is
+    estimated as the rest of the current period (their counters are per location and eventually
+    consistent; the exact limits are the token budgets')."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    async def admit(self, key_id: str, tier: Tier) -> RequestVerdict:
+        outcome = plain(await _binding(self._env, binding_name(tier.name)).limit(to_js_object({"key": key_id})))
+        success = outcome.get("success") if isinstance(outcome, dict) else getattr(outcome, "success", None)
+        if not isinstance(success, bool):
+            raise TypeError(f"the Rate Limiting binding answered {outcome!r}, not {{success}}")
+        reset_s = tier.period - time.time() % tier.period
+        window = Window(limit=tier.requests or 0, remaining=None if success else 0, reset_s=reset_s)
+        return RequestVerdict(admitted=success, window=window, retry_after_s=None if success else math.ceil(reset_s))
+
+
+class DurableBudgets:
+    """The `TokenBudget` Durable Object, one per key."""
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+
+    def _stub(self, key_id: str) -> Any:
+        if self._namespace is None:
+            raise BindingMissing(f"binding {BUDGETS_BINDING} is not declared in wrangler.toml")
+        return self._namespace.get(self._namespace.idFromName(key_id))
+
+    async def reserve(self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier) -> BudgetVerdict:
+        answer = await self._stub(key_id).reserve(
+            lease_id, tokens, stream, tier.tokens_per_minute or 0, tier.tokens_per_day or 0, tier.max_streams or 0
+        )
+        return BudgetVerdict.from_ledger(plain(answer))
+
+    async def settle(self, key_id: str, lease_id: str, tokens: int) -> None:
+        await self._stub(key_id).settle(lease_id, tokens)
+
+
+class KvKeyStore:
+    """Key records in KV under their hash; adding or revoking one needs no redeploy.
+
+    KV is eventually consistent: a change can take up to a minute to reach every location.
+    """
+
+    name = KEYS_BINDING
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+
+    async def find(self, sha256_hex: str) -> ApiKey | None:
+        raw = plain(await self._namespace.get(sha256_hex))
+        if raw is None:
+            return None
+        return parse_key_record(json.loads(str(raw)), where=f"{KEYS_BINDING}[{sha256_hex[:12]}…]", sha256=sha256_hex)
+
+
+class AnalyticsUsage:
+    """The Analytics Engine binding. `writeDataPoint` does not wait and returns nothing."""
+
+    def __init__(self, dataset: Any) -> None:
+        self._dataset = dataset
+
+    def record(self, key: ApiKey, context: RequestContext) -> None:
+        self._dataset.writeDataPoint(to_js_object(data_point(key, context)))
+
+
+def binding_guards(env: Any) -> Guards:
+    keys = getattr(env, KEYS_BINDING, None)
+    usage = getattr(env, USAGE_BINDING, None)
+    return Guards(
+        requests=BindingRequestLimiter(env),
+        tokens=DurableBudgets(getattr(env, BUDGETS_BINDING, None)),
+        keys=KvKeyStore(keys) if keys is not None else None,
+        usage=AnalyticsUsage(usage) if usage is not None else None,
+    )

@@ -1,0 +1,143 @@
+"""Token budgets around each model call: reserve the most it can cost, then settle the real count.
+
+`call_model` calls `reserve_tokens` before the model and `fail` if the call raises. Settling runs
+as a request finisher, so it sees a stream's final usage, a client that left, or a failure:
+
+| how the request ended                          | charged                                     |
+|------------------------------------------------|---------------------------------------------|
+| answered, usage reported (streamed or not)     | the reported input + output tokens          |
+| the call failed before answering               | nothing (refunded)                          |
+| a stream failed upstream before its usage      | nothing (refunded: the upstream failed)     |
+| the client left before the usage arrived       | the whole reservation (the model may have   |
+|                                                | kept generating; the gateway cannot know)   |
+| answered without usage (a queued batch)        | the whole reservation                       |
+
+The reservation is an upper bound of what the call can cost, so concurrent calls cannot overshoot:
+- output: the request's `max_tokens` (prompt, messages) or `max_output_tokens` (Responses), else
+  Workers AI's default of 256; reasoning counts against the same cap;
+- input: the UTF-8 size in bytes of the inputs as JSON, plus 256 for the chat template and the
+  system preamble the model adds. Every token of gpt-oss's tokenizer stands for at least one
+  byte, and the JSON form of a message is longer than its text, so this never undercounts;
+- a batch (`requests: [...]`) reserves the sum over its requests; polling a batch reserves 0
+  (its tokens were reserved when it was queued).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .._asgi.context import RequestContext, context_of
+from .._asgi.http import Scope
+from .._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
+from .._config import settings_of
+from .._errors import InvalidRequest, RateLimited
+from .._valueclass import Record
+from .admission import guarded, put_window_headers, retry_after_s
+from .guards import BudgetVerdict, guards_of, key_of
+
+__all__ = ["TEMPLATE_OVERHEAD_TOKENS", "Reservation", "max_tokens_for", "reserve_tokens"]
+
+TEMPLATE_OVERHEAD_TOKENS = 256
+
+
+def max_tokens_for(inputs: dict[str, Any]) -> int:
+    """The most tokens (input + output) one call with these native inputs can use."""
+    if isinstance(inputs.get("requests"), list):
+        return sum(max_tokens_for(item) for item in inputs["requests"] if isinstance(item, dict))
+    if "request_id" in inputs:
+        return 0
+    return _input_bound(inputs) + _output_cap(inputs)
+
+
+def _output_cap(inputs: dict[str, Any]) -> int:
+    for name in ("max_tokens", "max_output_tokens"):
+        value = inputs.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return WORKERS_AI_DEFAULT_MAX_TOKENS
+
+
+def _input_bound(inputs: dict[str, Any]) -> int:
+    text = json.dumps(inputs, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8", "surrogatepass")) + TEMPLATE_OVERHEAD_TOKENS
+
+
+class Reservation(Record):
+    __slots__ = ("failed", "key_id", "lease_id", "tokens")
+    key_id: str
+    lease_id: str
+    tokens: int
+    failed: bool
+
+    def __init__(self, key_id: str, lease_id: str, tokens: int, failed: bool = False) -> None:
+        self.key_id, self.lease_id, self.tokens, self.failed = key_id, lease_id, tokens, failed
+
+    def fail(self) -> None:
+        self.failed = True
+
+    def charge(self, context: RequestContext) -> int:
+        """What this call really cost, by how the request ended (the table above)."""
+        if context.input_tokens is not None or context.output_tokens is not None:
+            return (context.input_tokens or 0) + (context.output_tokens or 0)
+        if context.aborted:
+            return self.tokens
+        if self.failed or context.error is not None:
+            return 0
+        return self.tokens
+
+
+async def reserve_tokens(scope: Scope, inputs: dict[str, Any]) -> Reservation | None:
+    """Reserve the call's maximum against the key's budget; raise 429 (or 400) when it cannot fit."""
+    key = key_of(scope)
+    tier = settings_of(scope).tier_of(key) if key is not None else None
+    if key is None or tier is None or not tier.has_token_budget:
+        return None
+    context = context_of(scope)
+    tokens = max_tokens_for(inputs)
+    lease_id = f"{context.request_id}-{os.urandom(4).hex()}"  # not uuid: importing it costs the Worker ~15 ms
+    budgets = guards_of(scope).tokens
+    stream = inputs.get("stream") is True
+    verdict = await guarded(scope, "the token budget", budgets.reserve(key.key_id, lease_id, tokens, stream, tier))
+    if verdict is None:
+        return None  # failed open: unmetered, and the log line says so
+    put_window_headers(context, "tokens", verdict.minute)
+    put_window_headers(context, "tokens-day", verdict.day)
+    if not verdict.admitted:
+        raise _refusal(verdict, tokens, tier.name, tier.max_streams)
+    reservation = Reservation(key.key_id, lease_id, tokens)
+    context.finishers.append(lambda ctx: _settle(scope, reservation, ctx))
+    return reservation
+
+
+async def _settle(scope: Scope, reservation: Reservation, context: RequestContext) -> None:
+    charged = reservation.charge(context)
+    context.extra["tokens_reserved"] = reservation.tokens
+    context.extra["tokens_charged"] = charged
+    await guards_of(scope).tokens.settle(reservation.key_id, reservation.lease_id, charged)
+
+
+def _refusal(verdict: BudgetVerdict, tokens: int, tier: str, max_streams: int | None) -> Exception:
+    if verdict.reason == "too_large":
+        limits = [w.limit for w in (verdict.minute, verdict.day) if w is not None]
+        return InvalidRequest(
+            f"This request may use up to {tokens} tokens (its input plus max_tokens), more than this key's "
+            f"budget of {min(limits)} tokens (tier {tier!r}) allows at all. Lower max_tokens or shorten the input.",
+            param="max_tokens",
+            code="tokens_over_budget",
+        )
+    if verdict.reason == "streams":
+        return RateLimited(
+            f"This key already has {max_streams} open streams, its limit (tier {tier!r}). "
+            "Retry when one of them has ended.",
+            code="too_many_streams",
+            retry_after=retry_after_s(None),
+        )
+    window = "minute" if verdict.reason == "tokens_per_minute" else "day"
+    return RateLimited(
+        f"This request may use up to {tokens} tokens, more than this key has left this {window} (tier {tier!r}). "
+        "Retry after the time in the Retry-After header, or lower max_tokens.",
+        code="token_budget_exceeded",
+        retry_after=retry_after_s(verdict.retry_after_s),
+    )

@@ -1,0 +1,166 @@
+"""What the OpenAI routes share about requests: field checks, sampling fields, tools, max tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._asgi.context import RequestContext, context_of
+from .._asgi.http import Receive, Scope, read_json_object
+from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str, check
+from .._catalog import CONTEXT_WINDOW, OPENAI_DEFAULT_MAX_TOKENS
+from .._errors import InvalidRequest
+
+__all__ = [
+    "FUNCTION_TOOL",
+    "SAMPLING",
+    "STOP",
+    "TOOL_CHOICE",
+    "Sampling",
+    "check_fields",
+    "check_tool_choice",
+    "max_tokens_of",
+    "note_user",
+    "read_request",
+    "sampling_inputs",
+    "stop_sequences",
+    "tool_names",
+]
+
+SAMPLING: dict[str, Spec] = {
+    "temperature": Number(0, 2),
+    # Workers AI's minimum is 0.001; OpenAI's 0 would be refused upstream, so it is refused here.
+    "top_p": Number(0.001, 1),
+    "seed": Integer(1, 9_999_999_999),
+    "frequency_penalty": Number(-2, 2),
+    "presence_penalty": Number(-2, 2),
+}
+
+FUNCTION_TOOL = Obj(
+    {
+        "type": Str(enum=("function",)),
+        "function": Obj(
+            {
+                "name": Str(min_length=1),
+                "description": Str(),
+                "parameters": Obj(closed=False),
+                "strict": AnyOf((Bool(), Null())),
+            },
+            required=("name",),
+        ),
+    },
+    required=("type", "function"),
+)
+
+_TOOL_CHOICE_OBJECT = Obj(
+    {
+        "type": Str(enum=("function",)),
+        "function": Obj({"name": Str(min_length=1)}, required=("name",)),
+        "name": Str(min_length=1),
+    },
+    required=("type",),
+)
+TOOL_CHOICE = AnyOf((Str(enum=("none", "auto", "required")), _TOOL_CHOICE_OBJECT))
+
+
+def check_fields(body: Mapping[str, Any], allowed: Mapping[str, Spec], refused: Mapping[str, str]) -> None:
+    """Refuse what the gateway cannot honour (naming why), and fields it does not know at all."""
+    for name, value in body.items():
+        if name in refused and not _harmless(name, value):
+            raise InvalidRequest(
+                f"`{name}` is not supported by this gateway: {refused[name]}", param=name, code="unsupported_parameter"
+            )
+        if name not in allowed and name not in refused:
+            raise InvalidRequest(
+                f"Unrecognized request argument supplied: `{name}`. Supported: {', '.join(sorted(allowed))}.",
+                param=name,
+                code="unknown_parameter",
+            )
+    # OpenAI's optional fields are nullable: null means "not set", as OpenAI's API reads it.
+    check({k: v for k, v in body.items() if k in allowed and v is not None}, Obj(dict(allowed)))
+
+
+# Values that ask for exactly what the gateway does anyway, so accepting them changes nothing.
+_HARMLESS: dict[str, tuple[Any, ...]] = {
+    "store": (False, None),
+    "logprobs": (False, None),
+    "n": (1, None),
+    "background": (False, None),
+    "service_tier": ("auto", "default", None),
+    "modalities": (["text"], None),
+    "truncation": ("disabled", None),
+    "previous_response_id": (None,),
+    "top_logprobs": (0, None),
+    "include": ([], None),
+}
+
+
+def _harmless(name: str, value: Any) -> bool:
+    return any(value == ok and type(value) is type(ok) for ok in _HARMLESS.get(name, ()))
+
+
+class Sampling:
+    __slots__ = ("inputs", "max_tokens")
+
+    def __init__(self, max_tokens: int, inputs: dict[str, Any]) -> None:
+        self.max_tokens, self.inputs = max_tokens, inputs
+
+
+def sampling_inputs(body: Mapping[str, Any], max_tokens: int | None) -> Sampling:
+    """The sampling fields Workers AI takes, and the output limit (ours when the client sets none)."""
+    inputs = {name: body[name] for name in SAMPLING if body.get(name) is not None}
+    limit = max_tokens if max_tokens is not None else OPENAI_DEFAULT_MAX_TOKENS
+    inputs["max_tokens"] = limit
+    return Sampling(max_tokens=limit, inputs=inputs)
+
+
+def max_tokens_of(body: Mapping[str, Any], *names: str) -> int | None:
+    """The one output limit the client set, under whichever name; two different ones are refused."""
+    values = {name: body[name] for name in names if body.get(name) is not None}
+    for name, value in values.items():
+        check(value, Integer(1, CONTEXT_WINDOW), name)
+    if len(set(values.values())) > 1:
+        raise InvalidRequest(
+            f"{' and '.join(f'`{n}`' for n in values)} disagree; send one of them.", param=list(values)[1]
+        )
+    return next(iter(values.values()), None)
+
+
+async def read_request(scope: Scope, receive: Receive) -> dict[str, Any]:
+    """The request's JSON body; its `user` tag goes on the log line."""
+    body = await read_json_object(scope, receive)
+    note_user(context_of(scope), body)
+    return body
+
+
+def note_user(context: RequestContext, body: Mapping[str, Any]) -> None:
+    """OpenAI's `user` tags a request for its owner: it goes on the log line, never upstream."""
+    if isinstance(body.get("user"), str) and body["user"]:
+        context.extra["user"] = body["user"]
+
+
+def tool_names(tools: list[dict[str, Any]]) -> set[str]:
+    return {tool["function"]["name"] for tool in tools}
+
+
+def check_tool_choice(choice: Any, names: set[str]) -> None:
+    """A named tool choice must name an offered tool; `required` needs tools at all."""
+    if choice == "required" and not names:
+        raise InvalidRequest('`tool_choice` is "required" but no `tools` were offered.', param="tool_choice")
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name") or choice.get("name")
+        if name not in names:
+            raise InvalidRequest(
+                f"`tool_choice` names {name!r}, which is not among the offered tools "
+                f"({', '.join(sorted(names)) or 'none'}).",
+                param="tool_choice",
+            )
+
+
+STOP = AnyOf((Str(min_length=1), Array(Str(min_length=1), max_items=4), Null()))
+
+
+def stop_sequences(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -1,0 +1,301 @@
+"""Builds a Responses object from the model's deltas, and the stream events that describe it.
+
+The grammar is OpenAI's: `response.created`, `response.in_progress`; per output item
+`response.output_item.added`, its content (`response.content_part.added`, then
+`response.reasoning_text.delta` / `response.output_text.delta` / `response.function_call_arguments.delta`,
+then their `.done` events and `response.content_part.done`), `response.output_item.done`; and one of
+`response.completed`, `response.incomplete` (cut by max_output_tokens) or `response.failed`.
+Every event carries `type` and a `sequence_number` counting from 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._asgi.sse import encode_event
+from .._errors import GatewayError
+from .._upstream.backend import Usage
+from .answers import Delta
+from .finish import FinishState, reasoning_tokens
+from .tools import HeldCall, call_id
+
+__all__ = ["ResponseBuilder", "ResponseRequest"]
+
+
+class ResponseRequest:
+    __slots__ = (
+        "body",
+        "created_at",
+        "id",
+        "inputs",
+        "max_tokens",
+        "model_name",
+        "parallel_tool_calls",
+        "recover_tools",
+        "tools",
+    )
+
+    def __init__(
+        self,
+        *,
+        body: dict[str, Any],
+        inputs: dict[str, Any],
+        model_name: str,
+        max_tokens: int,
+        tools: set[str],
+        recover_tools: bool,
+        parallel_tool_calls: bool,
+        id: str,
+        created_at: int,
+    ) -> None:
+        self.body, self.inputs, self.model_name, self.max_tokens = body, inputs, model_name, max_tokens
+        self.tools, self.recover_tools, self.parallel_tool_calls = tools, recover_tools, parallel_tool_calls
+        self.id, self.created_at = id, created_at
+
+
+class _Item:
+    __slots__ = ("call_id", "done", "id", "kind", "name", "output_index", "text")
+
+    def __init__(self, kind: str, id: str, output_index: int, *, name: str = "", call_id: str = "") -> None:
+        self.kind = kind  # "reasoning" | "message" | "function_call"
+        self.id, self.output_index, self.name, self.call_id = id, output_index, name, call_id
+        self.text = ""
+        self.done = False
+
+
+class ResponseBuilder:
+    def __init__(self, request: ResponseRequest) -> None:
+        self.request = request
+        self.items: list[_Item] = []
+        self.calls: dict[int, _Item] = {}
+        self.sequence = 0
+        self.usage = Usage()
+        self.upstream_finish: str | None = None
+        self.finish = FinishState((), request.max_tokens)
+        self.held = HeldCall(request.tools, request.id, enabled=request.recover_tools)
+        self.status = "in_progress"
+        self.error: dict[str, Any] | None = None
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        event = encode_event({"type": kind, "sequence_number": self.sequence, **fields}, event=kind)
+        self.sequence += 1
+        return event
+
+    def start(self) -> bytes:
+        snapshot = self.snapshot()
+        return self._event("response.created", response=snapshot) + self._event(
+            "response.in_progress", response=snapshot
+        )
+
+    def feed(self, delta: Delta) -> bytes:
+        self.usage = delta.usage or self.usage
+        self.upstream_finish = delta.finish_reason or self.upstream_finish
+        out = self._reasoning(delta.reasoning) if delta.reasoning else b""
+        if delta.content:
+            out += self._content(delta.content)
+        for call in delta.tool_calls:
+            out += self._call(call.index, call.id, call.name, call.arguments)
+        return out
+
+    def close(self) -> bytes:
+        out = self._release_held()
+        for item in self.items:
+            out += self._finish_item(item)
+        reason = self.finish.reason(self.upstream_finish, bool(self.calls), self.usage)
+        self.status = "incomplete" if reason == "length" else "completed"
+        kind = "response.incomplete" if self.status == "incomplete" else "response.completed"
+        return out + self._event(kind, response=self.snapshot())
+
+    def failed(self, exc: GatewayError) -> bytes:
+        """Ends a broken stream: the response so far, marked failed, with the error."""
+        self.status = "failed"
+        self.error = {"code": exc.code or exc.type, "message": exc.message}
+        return self._event("response.failed", response=self.snapshot())
+
+    # -- items ------------------------------------------------------------------------------
+
+    def _open(self, kind: str, prefix: str, *, call_id: str = "", name: str = "") -> tuple[_Item, bytes]:
+        out = b""
+        if self.items and kind != self.items[-1].kind:
+            out += self._finish_item(self.items[-1])  # items are sequential: one ends as the next begins
+        item = _Item(
+            kind, f"{prefix}_{self.request.id[5:]}_{len(self.items)}", len(self.items), name=name, call_id=call_id
+        )
+        self.items.append(item)
+        out += self._event("response.output_item.added", output_index=item.output_index, item=self._item(item))
+        if kind in ("reasoning", "message"):
+            out += self._event(
+                "response.content_part.added",
+                item_id=item.id,
+                output_index=item.output_index,
+                content_index=0,
+                part=self._part(item, ""),
+            )
+        return item, out
+
+    def _current(self, kind: str) -> _Item | None:
+        return self.items[-1] if self.items and self.items[-1].kind == kind and not self.items[-1].done else None
+
+    def _reasoning(self, text: str) -> bytes:
+        return self._append("reasoning", "rs", "response.reasoning_text.delta", text)
+
+    def _content(self, text: str) -> bytes:
+        if self.held.hold(text, at_start=self._current("message") is None):
+            return b""
+        return self._text(text)
+
+    def _text(self, text: str) -> bytes:
+        return self._append("message", "msg", "response.output_text.delta", text, logprobs=[])
+
+    def _append(self, kind: str, prefix: str, event: str, text: str, **extra: Any) -> bytes:
+        """Add text to the open item of this kind (opening one if needed), with its delta event."""
+        item = self._current(kind)
+        out = b""
+        if item is None:
+            item, out = self._open(kind, prefix)
+        item.text += text
+        return out + self._event(
+            event, item_id=item.id, output_index=item.output_index, content_index=0, delta=text, **extra
+        )
+
+    def _call(self, index: int, upstream_id: str | None, name: str | None, arguments: str) -> bytes:
+        if index > 0 and not self.request.parallel_tool_calls:
+            return b""
+        out = b""
+        item = self.calls.get(index)
+        if item is None:
+            item, opened = self._open(
+                "function_call", "fc", call_id=upstream_id or call_id(self.request.id, index), name=name or ""
+            )
+            self.calls[index] = item
+            out += opened
+        if arguments:
+            item.text += arguments
+            out += self._event(
+                "response.function_call_arguments.delta",
+                item_id=item.id,
+                output_index=item.output_index,
+                delta=arguments,
+            )
+        return out
+
+    def _release_held(self) -> bytes:
+        calls, text = self.held.release(may_be_calls=not self.calls)
+        out = self._text(text) if text else b""
+        for index, call in enumerate(calls):
+            out += self._call(index, call["id"], call["function"]["name"], call["function"]["arguments"])
+        return out
+
+    def _finish_item(self, item: _Item) -> bytes:
+        if item.done:
+            return b""
+        item.done = True
+        where = {"item_id": item.id, "output_index": item.output_index}
+        if item.kind == "function_call":
+            out = self._event("response.function_call_arguments.done", **where, arguments=item.text, name=item.name)
+        elif item.kind == "reasoning":
+            out = self._event("response.reasoning_text.done", **where, content_index=0, text=item.text)
+            out += self._event("response.content_part.done", **where, content_index=0, part=self._part(item))
+            out += self._summary_events(item)
+        else:
+            out = self._event("response.output_text.done", **where, content_index=0, text=item.text, logprobs=[])
+            out += self._event("response.content_part.done", **where, content_index=0, part=self._part(item))
+        return out + self._event("response.output_item.done", output_index=item.output_index, item=self._item(item))
+
+    def _summary_wanted(self) -> bool:
+        return bool((self.request.body.get("reasoning") or {}).get("summary"))
+
+    def _summary_events(self, item: _Item) -> bytes:
+        # gpt-oss gives its reasoning, not a summary of it: a requested summary carries the reasoning.
+        if not self._summary_wanted():
+            return b""
+        where = {"item_id": item.id, "output_index": item.output_index, "summary_index": 0}
+        part = {"type": "summary_text", "text": item.text}
+        return (
+            self._event("response.reasoning_summary_part.added", **where, part={"type": "summary_text", "text": ""})
+            + self._event("response.reasoning_summary_text.delta", **where, delta=item.text)
+            + self._event("response.reasoning_summary_text.done", **where, text=item.text)
+            + self._event("response.reasoning_summary_part.done", **where, part=part)
+        )
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def _part(self, item: _Item, text: str | None = None) -> dict[str, Any]:
+        text = item.text if text is None else text
+        if item.kind == "reasoning":
+            return {"type": "reasoning_text", "text": text}
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+    def _item(self, item: _Item) -> dict[str, Any]:
+        status = "completed" if item.done else "in_progress"
+        if item.kind == "function_call":
+            return {
+                "id": item.id,
+                "type": "function_call",
+                "status": status,
+                "call_id": item.call_id,
+                "name": item.name,
+                "arguments": item.text if item.done else "",
+            }
+        if item.kind == "reasoning":
+            summary = [{"type": "summary_text", "text": item.text}] if item.done and self._summary_wanted() else []
+            return {
+                "id": item.id,
+                "type": "reasoning",
+                "summary": summary,
+                "content": [self._part(item)] if item.done else [],
+                "status": status,
+            }
+        return {
+            "id": item.id,
+            "type": "message",
+            "role": "assistant",
+            "status": status,
+            "content": [self._part(item)] if item.done else [],
+        }
+
+    def _usage(self) -> dict[str, Any] | None:
+        if self.status == "in_progress":
+            return None
+        prompt, completion = self.usage.input_tokens or 0, self.usage.output_tokens or 0
+        reasoning = "".join(item.text for item in self.items if item.kind == "reasoning")
+        visible = "".join(item.text for item in self.items if item.kind != "reasoning")
+        return {
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": completion,
+            "output_tokens_details": {"reasoning_tokens": reasoning_tokens(self.usage, reasoning, visible)},
+            "total_tokens": prompt + completion,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        body = self.request.body
+        reasoning = body.get("reasoning") or {}
+        done = self.status != "in_progress"
+        return {
+            "id": self.request.id,
+            "object": "response",
+            "created_at": self.request.created_at,
+            "status": self.status,
+            "error": self.error,
+            "incomplete_details": {"reason": "max_output_tokens"} if self.status == "incomplete" else None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "model": self.request.model_name,
+            "output": [self._item(item) for item in self.items] if done else [],
+            "parallel_tool_calls": self.request.parallel_tool_calls,
+            "previous_response_id": None,
+            "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+            "store": False,
+            "temperature": body.get("temperature"),
+            "top_p": body.get("top_p"),
+            "text": body.get("text") or {"format": {"type": "text"}},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [],
+            "truncation": "disabled",
+            "usage": self._usage(),
+            "user": body.get("user"),
+            "metadata": body.get("metadata") or {},
+        }

@@ -1,0 +1,250 @@
+"""The one place every route calls the model from (allow-list, key scope, budget, retries,
+timeouts), and the one way its event streams are relayed.
+
+Routes of every dialect go through `call_model`, so what must happen around each model call
+(the model allow-list and the key's scope, token budgets, usage records, timing, retrying "out of
+capacity", cutting a hang at the timeout, telling a JSON answer from a stream) has one home.
+`relay_events` passes on a stream's whole events as they arrive, and raises when the stream is
+not whole (broken, stalled, ended before `[DONE]`): it is never passed off as complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .._asgi.context import RequestContext, context_of
+from .._asgi.http import ByteStream, Scope
+from .._asgi.sse import EventFramer
+from .._config import settings_of
+from .._errors import (
+    Forbidden,
+    GatewayError,
+    ModelNotServed,
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+    WorkersAIError,
+)
+from .._limits.analytics import record_usage_after
+from .._limits.budget import reserve_tokens
+from .._limits.guards import key_of
+from .._valueclass import FrozenRecord
+from .backend import Backend, UpstreamResult, backend_of, record_usage
+
+__all__ = [
+    "CallPolicy",
+    "allowed_model",
+    "call_model",
+    "call_upstream",
+    "check_key_scope",
+    "policy_for",
+    "relay_events",
+]
+
+
+class CallPolicy(FrozenRecord):
+    __slots__ = ("capacity_retries", "retry_base_s", "timeout_s")
+    timeout_s: float
+    capacity_retries: int
+    retry_base_s: float
+
+    def __init__(self, timeout_s: float, capacity_retries: int, retry_base_s: float) -> None:
+        self._init(timeout_s=timeout_s, capacity_retries=capacity_retries, retry_base_s=retry_base_s)
+
+
+async def call_upstream(
+    backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any], policy: CallPolicy
+) -> UpstreamResult:
+    """Call the backend; retry capacity errors with bounded backoff; cut a hang at the timeout.
+
+    Retrying is safe only here, before the first byte reaches the client.
+    """
+    deadline = time.monotonic() + policy.timeout_s
+    attempt = 0
+    while True:
+        try:
+            return await _attempt(backend, model, inputs, options, deadline - time.monotonic())
+        except WorkersAIError as exc:
+            delay = policy.retry_base_s * (2**attempt) * (0.5 + os.urandom(1)[0] / 510)  # jitter: 0.5-1x
+            if not exc.retryable:
+                raise
+            if attempt >= policy.capacity_retries or time.monotonic() + delay >= deadline:
+                raise _capacity_exhausted(exc, attempt + 1) from exc
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+async def _attempt(
+    backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any], budget_s: float
+) -> UpstreamResult:
+    if budget_s <= 0:
+        raise UpstreamTimeout("The model upstream did not answer in time.")
+    try:
+        return await asyncio.wait_for(_answer(backend, model, inputs, options), budget_s)
+    except TimeoutError:
+        raise UpstreamTimeout(
+            f"The model upstream did not answer within {budget_s:.3g} s. Try again, or lower max_tokens."
+        ) from None
+    except UpstreamError:
+        raise
+    except Exception as exc:  # a backend bug or transport failure: name it, never a bare 500
+        raise UpstreamError(f"The model upstream failed: {type(exc).__name__}: {exc}") from exc
+
+
+async def _answer(backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+    result = await backend.run(model, inputs, options)
+    # The dict test first: a runtime-checkable Protocol's isinstance is slow, and most answers are dicts.
+    if isinstance(result, dict) or not isinstance(result, ByteStream):
+        return result
+    try:
+        return await _settle(result)
+    except BaseException:
+        await result.aclose()
+        raise
+
+
+async def _settle(stream: ByteStream) -> UpstreamResult:
+    """Wait for the first bytes, and tell an event stream from a JSON body.
+
+    The binding hands back the raw body of every streaming request, whatever its content type,
+    so a JSON answer to a stream request (the REST path's quirk) arrives as a stream of JSON.
+    """
+    chunks = stream.__aiter__()
+    head = b""
+    while not head.strip():
+        try:
+            head += await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+    if not head.lstrip().startswith(b"{"):
+        return _Replayed(head, chunks, stream)
+    body = head + b"".join([chunk async for chunk in chunks])
+    await stream.aclose()
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        raise UpstreamError(
+            "The model upstream answered a stream request with a body that is neither SSE nor JSON."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError("The model upstream answered a stream request with JSON that is not an object.")
+    return parsed
+
+
+class _Replayed:
+    """A stream whose first bytes were already read: they come first, then the rest."""
+
+    def __init__(self, head: bytes, rest: AsyncIterator[bytes], source: ByteStream) -> None:
+        self._head, self._rest, self._source = head, rest, source
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        if self._head:
+            yield self._head
+        async for chunk in self._rest:
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._source.aclose()
+
+
+def _capacity_exhausted(exc: WorkersAIError, attempts: int) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"Workers AI is out of capacity for this model (error 3040) after {attempts} attempt"
+        f"{'s' if attempts > 1 else ''}. Retry after the time in the Retry-After header.",
+        code="3040",
+        retry_after=2.0,
+    )
+
+
+def policy_for(scope: Scope) -> CallPolicy:
+    settings = settings_of(scope)
+    return CallPolicy(settings.upstream_timeout_s, settings.capacity_retries, settings.retry_base_s)
+
+
+def allowed_model(scope: Scope, model: str) -> str:
+    models = settings_of(scope).models
+    if model not in models:
+        raise ModelNotServed(f"Model {model!r} is not served here. Allowed: {', '.join(models)}.", param="model")
+    return model
+
+
+def check_key_scope(scope: Scope, model: str) -> None:
+    key = key_of(scope)
+    if key is not None and key.models is not None and model not in key.models:
+        raise Forbidden(
+            f"This API key may use only {', '.join(key.models)}; it may not use {model!r}.",
+            param="model",
+            code="model_not_allowed_for_key",
+        )
+
+
+async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+    context = context_of(scope)
+    context.model = model
+    check_key_scope(scope, model)
+    # Reserved before the call, settled when the request ends (a stream's end included).
+    reservation = await reserve_tokens(scope, inputs)
+    record_usage_after(scope)
+    started = time.perf_counter()
+    try:
+        return await call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
+    except BaseException:
+        if reservation is not None:
+            reservation.fail()
+        raise
+    finally:
+        context.upstream_ms = (time.perf_counter() - started) * 1000
+
+
+def _usage_in(events: bytes) -> Any:
+    """The last `usage` object in these events, in any dialect's place for it."""
+    found = None
+    for line in events.splitlines():
+        if not line.startswith(b"data:") or b'"usage"' not in line:
+            continue
+        try:
+            data = json.loads(line[5:])
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            response = data.get("response")
+            nested = response.get("usage") if isinstance(response, dict) else None
+            found = data.get("usage") or nested or found
+    return found
+
+
+async def relay_events(upstream: ByteStream, context: RequestContext, idle_timeout_s: float) -> AsyncIterator[bytes]:
+    """Yield the upstream's complete events as they arrive; raise if the stream is not whole."""
+    framer = EventFramer()
+    chunks = upstream.__aiter__()
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), idle_timeout_s)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise UpstreamTimeout(f"The model upstream sent nothing for {idle_timeout_s:g} s mid-stream.") from None
+            except GatewayError:
+                raise
+            except Exception as exc:
+                raise UpstreamError(f"The model upstream stream failed: {exc}") from exc
+            events = framer.feed(chunk)
+            if events:
+                if b'"usage"' in events:
+                    record_usage(context, _usage_in(events))
+                yield events
+        if not framer.done:
+            raise UpstreamError("The model upstream ended the stream before it was complete (no [DONE]).")
+        if framer.pending.strip():
+            yield framer.pending
+    finally:
+        await upstream.aclose()

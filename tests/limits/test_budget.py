@@ -1,0 +1,263 @@
+"""Token budgets through the gateway: reserve the maximum, settle the real count, never overshoot."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from gateway._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
+from gateway._limits.bindings import DurableBudgets
+from gateway._limits.budget import TEMPLATE_OVERHEAD_TOKENS, max_tokens_for
+from gateway._limits.guards import BudgetVerdict, Guards
+from gateway._limits.ledger import TokenLedger
+from gateway._policy import Tier
+from gateway._upstream.backend import UpstreamResult
+from gateway.local.emulator import Emulator, Faults
+from gateway.local.limits import InProcessBudgets, InProcessRequestLimiter
+from gateway.local.sql import SqliteStorageSql
+from tests.client import Reply, request, run
+from tests.conftest import KEY, NATIVE, FakeClock, Harness, MakeGateway, tiers
+
+KEY_ID = hashlib.sha256(KEY.encode()).hexdigest()
+PROMPT = {"prompt": "Count the tokens", "max_tokens": 100}
+PROMPT_MAX = max_tokens_for(PROMPT)
+CHAT_STREAM = {"messages": [{"role": "user", "content": "Stream it"}], "stream": True, "max_tokens": 400}
+
+
+def _bytes(inputs: dict[str, Any]) -> int:
+    return len(json.dumps(inputs, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        (PROMPT, _bytes(PROMPT) + TEMPLATE_OVERHEAD_TOKENS + 100),
+        ({"prompt": "hi"}, _bytes({"prompt": "hi"}) + TEMPLATE_OVERHEAD_TOKENS + WORKERS_AI_DEFAULT_MAX_TOKENS),
+        ({"input": "hi", "max_output_tokens": 50}, _bytes({"input": "hi", "max_output_tokens": 50}) + 256 + 50),
+        ({"messages": [{"role": "user", "content": "é"}]}, 45 + 256 + 256),  # 44 characters, é is two bytes
+        (
+            {"requests": [{"prompt": "a", "max_tokens": 1}, {"prompt": "b", "max_tokens": 2}]},
+            (29 + 256 + 1) + (29 + 256 + 2),
+        ),
+        ({"request_id": "abc"}, 0),
+    ],
+)
+def test_the_most_a_call_can_use_is_an_upper_bound_from_its_inputs(inputs: dict[str, Any], expected: int) -> None:
+    assert max_tokens_for(inputs) == expected
+
+
+def _ledger(gw: Harness) -> TokenLedger:
+    assert gw.guards is not None and isinstance(gw.guards.tokens, InProcessBudgets)
+    return gw.guards.tokens.ledger(KEY_ID)
+
+
+def _charged(gw: Harness, clock: FakeClock) -> int:
+    return _ledger(gw).snapshot(int(clock.now * 1000))["minute_used"]
+
+
+class GatedBackend:
+    """The emulator, but every call waits at a gate: calls in flight stay in flight until opened."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        self.inner = Emulator(token_delay_ms=0)
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+        self.waiting += 1
+        await self.gate.wait()
+        return await self.inner.run(model, inputs, options)
+
+
+async def _parallel(gw: Harness, backend: GatedBackend, body: dict[str, Any], count: int, admitted: int) -> list[Reply]:
+    tasks = [asyncio.ensure_future(request(gw.app, "POST", NATIVE, body=body, headers=gw.auth)) for _ in range(count)]
+    while backend.waiting < admitted or sum(task.done() for task in tasks) < count - admitted:
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.01)  # anything else that would get in has had the chance
+    backend.gate.set()
+    return list(await asyncio.gather(*tasks))
+
+
+def test_n_parallel_requests_against_a_budget_for_m_admit_exactly_m(make_gateway: MakeGateway) -> None:
+    clock, backend = FakeClock(), GatedBackend()
+    gw = make_gateway(backend, TIERS=tiers(tokens_per_minute=PROMPT_MAX * 5), clock=clock)
+    replies = run(_parallel(gw, backend, PROMPT, 12, admitted=5))
+    assert sorted(reply.status for reply in replies) == [200] * 5 + [429] * 7
+    assert backend.waiting == 5  # the refused never reached the model
+    refused = next(reply for reply in replies if reply.status == 429)
+    assert refused.json()["errors"][0]["message"].startswith(f"This request may use up to {PROMPT_MAX} tokens")
+    assert refused.headers["retry-after"] == "60"  # the minute started when the clock did
+
+
+def test_a_normal_answer_is_charged_its_real_usage(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(TIERS=tiers(tokens_per_minute=10_000), clock=clock)
+    reply = run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth))
+    usage = reply.json()["result"]["usage"]
+    log = json.loads(gw.logs[-1])
+    assert log["tokens_reserved"] == PROMPT_MAX
+    assert log["tokens_charged"] == usage["prompt_tokens"] + usage["completion_tokens"] == _charged(gw, clock)
+    assert reply.headers["x-ratelimit-limit-tokens"] == "10000"
+    assert reply.headers["x-ratelimit-remaining-tokens"] == str(10_000 - PROMPT_MAX)  # as reserved at the start
+    assert reply.headers["x-ratelimit-reset-tokens"] == "1m0s"
+    assert _ledger(gw).snapshot(int(clock.now * 1000))["open_leases"] == 0
+
+
+def test_a_streamed_answer_is_charged_the_usage_its_last_event_reports(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(Emulator(token_delay_ms=1), TIERS=tiers(tokens_per_minute=10_000, max_streams=1), clock=clock)
+    reply = run(request(gw.app, "POST", NATIVE, body=CHAT_STREAM, headers=gw.auth))
+    usage = next(json.loads(e)["usage"] for e in reversed(reply.events()) if e != "[DONE]" and '"usage"' in e)
+    assert _charged(gw, clock) == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert json.loads(gw.logs[-1])["tokens_charged"] == _charged(gw, clock)
+    assert _ledger(gw).snapshot(int(clock.now * 1000))["open_streams"] == 0
+
+
+def test_a_stream_the_client_aborts_keeps_its_whole_reservation(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(Emulator(token_delay_ms=30), TIERS=tiers(tokens_per_minute=10_000), clock=clock)
+    run(request(gw.app, "POST", NATIVE, body=CHAT_STREAM, headers=gw.auth, disconnect_after=0.05))
+    assert gw.backend.streams[-1].cancelled
+    assert _charged(gw, clock) == max_tokens_for(CHAT_STREAM)
+    assert _ledger(gw).snapshot(int(clock.now * 1000))["open_streams"] == 0
+
+
+@pytest.mark.parametrize(
+    ("faults", "body"),
+    [(Faults(error=5006), PROMPT), (Faults(capacity=5), PROMPT), (Faults(midstream=3), CHAT_STREAM)],
+    ids=["error", "capacity", "midstream"],
+)
+def test_a_failed_call_is_refunded(make_gateway: MakeGateway, faults: Faults, body: dict[str, Any]) -> None:
+    clock = FakeClock()
+    backend = Emulator(token_delay_ms=0, faults=faults)
+    gw = make_gateway(backend, TIERS=tiers(tokens_per_minute=10_000), clock=clock, RETRY_BASE_MS="0")
+    reply = run(request(gw.app, "POST", NATIVE, body=body, headers=gw.auth))
+    assert reply.status >= 400 or reply.event_names() == ["error"]
+    assert _charged(gw, clock) == 0
+    assert json.loads(gw.logs[-1])["tokens_charged"] == 0
+
+
+def test_the_day_budget_refuses_until_midnight_with_its_own_headers(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(TIERS=tiers(tokens_per_day=PROMPT_MAX), clock=clock)
+    ok = run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth))
+    assert ok.headers["x-ratelimit-limit-tokens-day"] == str(PROMPT_MAX)
+    assert ok.headers["x-ratelimit-reset-tokens-day"] == "16h0m0s"
+    assert "x-ratelimit-limit-tokens" not in ok.headers  # no per-minute budget in this tier
+    assert 0 < _charged_day(gw, clock) < PROMPT_MAX  # settled to the real usage: room, but not enough
+    clock.advance(3600)
+    refused = run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth))
+    assert refused.status == 429
+    assert refused.headers["retry-after"] == str(15 * 3600)  # the clock started 16 h before midnight
+    assert refused.headers["x-ratelimit-remaining-tokens-day"] == str(PROMPT_MAX - _charged_day(gw, clock))
+    clock.advance(15 * 3600)
+    assert run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth)).status == 200
+
+
+def _charged_day(gw: Harness, clock: FakeClock) -> int:
+    return _ledger(gw).snapshot(int(clock.now * 1000))["day_used"]
+
+
+def test_a_request_that_can_never_fit_is_a_400_naming_max_tokens(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(TIERS=tiers(tokens_per_minute=1000), clock=FakeClock())
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi", "max_tokens": 5000}, headers=gw.auth))
+    assert reply.status == 400
+    error = reply.json()["errors"][0]
+    assert error["source"] == {"pointer": "/max_tokens"} and "budget of 1000 tokens" in error["message"]
+    assert "retry-after" not in reply.headers
+
+
+def test_open_streams_are_capped_per_key(make_gateway: MakeGateway) -> None:
+    async def scenario(gw: Harness) -> tuple[Reply, Reply, Reply]:
+        first = asyncio.ensure_future(request(gw.app, "POST", NATIVE, body=CHAT_STREAM, headers=gw.auth))
+        while not gw.backend.streams:
+            await asyncio.sleep(0.001)
+        second = await request(gw.app, "POST", NATIVE, body=CHAT_STREAM, headers=gw.auth)
+        plain = await request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth)
+        await first
+        return await first, second, plain
+
+    gw = make_gateway(Emulator(token_delay_ms=5), TIERS=tiers(max_streams=1), clock=FakeClock())
+    first, second, plain = run(scenario(gw))
+    assert (first.status, second.status, plain.status) == (200, 429, 200)
+    assert "already has 1 open streams" in second.json()["errors"][0]["message"]
+    assert second.headers["retry-after"] == "1"
+    assert run(request(gw.app, "POST", NATIVE, body=CHAT_STREAM, headers=gw.auth)).status == 200
+
+
+class BrokenBudgets:
+    async def reserve(self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier) -> BudgetVerdict:
+        raise RuntimeError("Durable Object reset")
+
+    async def settle(self, key_id: str, lease_id: str, tokens: int) -> None:
+        raise AssertionError("nothing was reserved")
+
+
+@pytest.mark.parametrize(("fail_open", "status"), [("false", 503), ("true", 200)])
+def test_a_failing_budget_object_fails_closed_unless_told_otherwise(
+    make_gateway: MakeGateway, fail_open: str, status: int
+) -> None:
+    guards = Guards(requests=InProcessRequestLimiter(), tokens=BrokenBudgets())
+    gw = make_gateway(TIERS=tiers(tokens_per_minute=1000), LIMITS_FAIL_OPEN=fail_open, guards=guards)
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi"}, headers=gw.auth))
+    assert reply.status == status
+    assert "Durable Object reset" in json.loads(gw.logs[-1])["limiter_failures"][0]
+    assert len(gw.backend.calls) == (status == 200)
+
+
+class BudgetStub:
+    """A Durable Object stub as the SDK presents it: RPC methods answering plain dicts."""
+
+    def __init__(self, ledger: TokenLedger, clock: FakeClock) -> None:
+        self.ledger, self.clock = ledger, clock
+
+    async def reserve(
+        self, lease_id: str, tokens: int, stream: bool, per_minute: int, per_day: int, streams: int
+    ) -> Any:
+        return self.ledger.reserve(lease_id, tokens, stream, per_minute, per_day, streams, int(self.clock.now * 1000))
+
+    async def settle(self, lease_id: str, tokens: int) -> Any:
+        return self.ledger.settle(lease_id, tokens)
+
+
+class BudgetNamespace:
+    """`env.TOKEN_BUDGETS`: `idFromName` then `get`, one object (and storage) per name."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.objects: dict[str, BudgetStub] = {}
+
+    def idFromName(self, name: str) -> str:
+        return f"id:{name}"
+
+    def get(self, object_id: str) -> BudgetStub:
+        if object_id not in self.objects:
+            self.objects[object_id] = BudgetStub(TokenLedger(SqliteStorageSql()), self.clock)
+        return self.objects[object_id]
+
+
+def test_the_worker_reaches_one_durable_object_per_key_over_rpc(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    namespace = BudgetNamespace(clock)
+    guards = Guards(requests=InProcessRequestLimiter(clock), tokens=DurableBudgets(namespace))
+    gw = make_gateway(TIERS=tiers(tokens_per_minute=PROMPT_MAX), guards=guards)
+    ok = run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth))
+    assert ok.status == 200 and list(namespace.objects) == [f"id:{KEY_ID}"]
+    usage = ok.json()["result"]["usage"]
+    charged = namespace.objects[f"id:{KEY_ID}"].ledger.snapshot(int(clock.now * 1000))["minute_used"]
+    assert charged == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_a_missing_budget_binding_fails_closed(make_gateway: MakeGateway) -> None:
+    guards = Guards(requests=InProcessRequestLimiter(), tokens=DurableBudgets(SimpleNamespace().__dict__.get("x")))
+    gw = make_gateway(TIERS=tiers(tokens_per_minute=1000), guards=guards)
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi"}, headers=gw.auth))
+    assert reply.status == 503
+    assert "TOKEN_BUDGETS is not declared" in json.loads(gw.logs[-1])["limiter_failures"][0]

@@ -1,0 +1,125 @@
+"""The emulator: deterministic, Workers AI's shapes, tools and JSON on request."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.local.emulator import Emulator, Faults
+from tests.client import run
+
+MODEL = "@cf/openai/gpt-oss-120b"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def answer(inputs: dict[str, Any], options: dict[str, Any] | None = None) -> Any:
+    return run(Emulator(token_delay_ms=0).run(MODEL, inputs, options or {}))
+
+
+def strip_clock(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k not in ("created", "created_at")}
+
+
+def test_the_same_input_gives_the_same_output() -> None:
+    body = {"messages": [{"role": "user", "content": "Same question"}]}
+    assert strip_clock(answer(body)) == strip_clock(answer(body))
+    assert answer({"prompt": "x"}) == answer({"prompt": "x"})
+
+
+def test_messages_form_answers_a_chat_completion_with_reasoning_then_answer() -> None:
+    result = answer({"messages": [{"role": "user", "content": "Hello there"}]})
+    message = result["choices"][0]["message"]
+    assert result["object"] == "chat.completion"
+    assert message["reasoning_content"] and "Hello there" in message["content"]
+    assert "not gpt-oss" in message["content"]  # it never pretends to be the model
+    usage = result["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_responses_form_answers_reasoning_and_message_items() -> None:
+    result = answer({"input": "Hi", "instructions": "be brief"})
+    assert [item["type"] for item in result["output"]] == ["reasoning", "message"]
+    assert result["output"][1]["content"][0]["type"] == "output_text"
+    assert set(result["usage"]) == {"input_tokens", "output_tokens", "total_tokens"}
+
+
+def test_prompt_form_answers_response_usage_and_tool_calls() -> None:
+    assert set(answer({"prompt": "Hi"})) == {"response", "usage", "tool_calls"}
+
+
+def test_a_tool_is_called_when_offered_and_asked_for() -> None:
+    result = answer(
+        {"messages": [{"role": "user", "content": "What is the get_weather in Paris?"}], "tools": [WEATHER]}
+    )
+    choice = result["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    call = choice["message"]["tool_calls"][0]
+    assert call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
+
+
+def test_a_forced_tool_is_called_and_a_tool_result_is_answered() -> None:
+    forced = answer({"messages": [{"role": "user", "content": "hi"}], "tools": [WEATHER], "tool_choice": "required"})
+    assert forced["choices"][0]["message"]["tool_calls"]
+    after = answer(
+        {
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": None, "tool_calls": forced["choices"][0]["message"]["tool_calls"]},
+                {"role": "tool", "tool_call_id": "x", "content": "sunny, 21C"},
+            ],
+            "tools": [WEATHER],
+        }
+    )
+    assert "sunny, 21C" in after["choices"][0]["message"]["content"]
+
+
+def test_json_is_valid_and_follows_the_schema_when_asked() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["name", "age", "tags"],
+    }
+    result = answer(
+        {
+            "messages": [{"role": "user", "content": "Describe Ada"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": schema}},
+        }
+    )
+    value = json.loads(result["choices"][0]["message"]["content"])
+    assert value == {"name": "Ada", "age": 1, "tags": ["Ada"]}
+    plain = answer({"prompt": "x", "response_format": {"type": "json_object"}})
+    assert isinstance(json.loads(plain["response"]), dict)
+
+
+def test_max_tokens_cuts_the_answer_with_finish_reason_length() -> None:
+    result = answer({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5})
+    assert result["choices"][0]["finish_reason"] == "length"
+    assert result["usage"]["completion_tokens"] == 5
+    assert not result["choices"][0]["message"]["content"]  # all spent on reasoning, as gpt-oss does
+
+
+def test_faults_parse_from_the_variable() -> None:
+    faults = Faults.parse("capacity=2, midstream=5, hang, json_to_stream=false, slow_first_token_ms=20")
+    assert (faults.capacity, faults.midstream, faults.hang, faults.json_to_stream, faults.slow_first_token_ms) == (
+        2,
+        5,
+        True,
+        False,
+        20.0,
+    )
