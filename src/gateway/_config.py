@@ -31,6 +31,7 @@ class Settings(FrozenRecord):
         "problems",
         "retry_base_s",
         "stream_idle_timeout_s",
+        "strict_params",
         "tiers",
         "upstream_timeout_s",
     )
@@ -45,6 +46,7 @@ class Settings(FrozenRecord):
     tiers: dict[str, Tier]  # empty: no limits at all (the shipped wrangler.toml sets TIERS); see _policy.py
     limits_fail_open: bool
     cors_origins: tuple[str, ...]
+    strict_params: bool  # unknown request fields are refused (400) rather than ignored and reported
     problems: tuple[str, ...]
 
     def __init__(
@@ -61,6 +63,7 @@ class Settings(FrozenRecord):
         tiers: dict[str, Tier],
         limits_fail_open: bool,
         cors_origins: tuple[str, ...],
+        strict_params: bool,
         problems: tuple[str, ...],
     ) -> None:
         # No defaults here: `read_settings` is where each variable's default is written, once.
@@ -76,6 +79,7 @@ class Settings(FrozenRecord):
             tiers=tiers,
             limits_fail_open=limits_fail_open,
             cors_origins=cors_origins,
+            strict_params=strict_params,
             problems=problems,
         )
 
@@ -180,6 +184,7 @@ def read_settings(env: Any) -> Settings:
         tiers=tiers,
         limits_fail_open=_flag(env, "LIMITS_FAIL_OPEN", problems),
         cors_origins=_origins(env, problems),
+        strict_params=_flag(env, "STRICT_PARAMS", problems),
         problems=tuple(problems),
     )
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from .http import Scope
 
-__all__ = ["CONTEXT_KEY", "RequestContext", "context_of"]
+__all__ = ["CONTEXT_KEY", "IGNORED_HEADER", "RequestContext", "context_of"]
 
 # Where the context lives in the ASGI scope; `context_of` reads it.
 CONTEXT_KEY = "gateway.context"
+
+# The response header that names the request fields the gateway accepted but did not act on.
+IGNORED_HEADER = "x-gateway-ignored"
+# A reported name is a field name or path as clients write them; anything else (a name a client
+# made up with spaces, quotes or line breaks) is counted, not echoed, so it cannot forge a header.
+_REPORTABLE = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
+_MAX_REPORTED = 32
 
 
 class RequestContext:
@@ -66,6 +74,17 @@ class RequestContext:
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
+
+    def note_ignored(self, names: Iterable[str]) -> None:
+        """Say that these request fields were accepted and not acted on: in `x-gateway-ignored`
+        and on the log line, so that nothing is ignored silently."""
+        reported: list[str] = self.extra.setdefault("ignored", [])
+        for name in names:
+            shown = name if _REPORTABLE.match(name) else "(a field with an unusual name)"
+            if shown not in reported and len(reported) < _MAX_REPORTED:
+                reported.append(shown)
+        if reported:
+            self.response_headers[IGNORED_HEADER] = ", ".join(reported)
 
 
 def context_of(scope: Scope) -> RequestContext:

@@ -28,6 +28,7 @@ _EXPOSED_HEADERS = (
     "retry-after",
     "server-timing",
     "x-gateway-backend",
+    "x-gateway-ignored",
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
     "x-ratelimit-reset-requests",

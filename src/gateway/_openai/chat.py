@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._asgi.context import context_of
 from .._asgi.http import Receive, Scope, Send, send_json
 from .._asgi.schema import Array, Bool, Integer, Obj, Spec, Str
 from .._asgi.sse import DONE, encode_event, stream_events
@@ -33,6 +34,7 @@ from .request import (
     SAMPLING,
     STOP,
     TOOL_CHOICE,
+    FieldPolicy,
     check_fields,
     check_tool_choice,
     max_tokens_of,
@@ -43,7 +45,7 @@ from .request import (
 )
 from .tools import HeldCall, call_id, recover_tool_calls
 
-__all__ = ["FIELDS", "REFUSED", "chat_completions"]
+__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "chat_completions"]
 
 _RESPONSE_FORMAT = Obj(
     {
@@ -73,6 +75,17 @@ FIELDS: dict[str, Spec] = {
     **SAMPLING,
 }
 
+IGNORED = {
+    "store": "completions are not kept for OpenAI's dashboard; the answer is the same",
+    "metadata": "tags for stored completions, which are not kept",
+    "service_tier": "Workers AI has one service tier",
+    "verbosity": "a length hint gpt-oss on Workers AI does not take",
+    "prompt_cache_key": "a routing hint for prompt caching",
+    "safety_identifier": "an abuse-monitoring tag for OpenAI; `user` goes on the log line",
+    "prediction": "a latency hint; the answer is the same without it",
+    "web_search_options": "built-in web search does not run for gpt-oss on Workers AI",
+}
+
 REFUSED = {
     "n": "it returns one choice; send n=1 or leave it out.",
     "logprobs": "Workers AI does not return log probabilities.",
@@ -80,17 +93,11 @@ REFUSED = {
     "logit_bias": "Workers AI's gpt-oss does not take logit_bias.",
     "functions": "use `tools` (the legacy `functions` field is not translated).",
     "function_call": "use `tool_choice` (the legacy `function_call` field is not translated).",
-    "audio": "gpt-oss is text-only.",
+    "audio": "gpt-oss is text-only: it cannot answer in audio.",
     "modalities": 'gpt-oss is text-only; only ["text"] is possible.',
-    "prediction": "predicted outputs are not available on Workers AI.",
-    "web_search_options": "built-in web search is not available for gpt-oss on Workers AI.",
-    "store": "completions are not stored; send store=false or leave it out.",
-    "metadata": "stored-completion metadata needs `store`, which is not available.",
-    "service_tier": "Workers AI has one service tier.",
-    "verbosity": "gpt-oss on Workers AI does not take a verbosity setting.",
-    "prompt_cache_key": "prompt caching keys are not available on Workers AI.",
-    "safety_identifier": "not used by Workers AI; use `user` to tag requests.",
 }
+
+POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
 
 
 class _ChatRequest:
@@ -129,12 +136,13 @@ class _ChatRequest:
 
 
 def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatRequest]:
-    check_fields(body, FIELDS, REFUSED)
+    check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
     if body.get("messages") is None:
         raise InvalidRequest("`messages` is required: a list of at least one message.", param="messages")
     if body.get("stream_options") is not None and not body.get("stream"):
-        raise InvalidRequest("`stream_options` is only allowed with `stream: true`.", param="stream_options")
+        # OpenAI refuses it; it asks nothing of an answer that is not streamed, so it is reported instead.
+        context_of(scope).note_ignored(["stream_options"])
     tools = body.get("tools") or []
     names = tool_names(tools)
     check_tool_choice(body.get("tool_choice"), names)

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._asgi.context import context_of
 from .._asgi.http import Receive, Scope, Send, send_json
 from .._asgi.schema import AnyOf, Array, Bool, Integer, Obj, Spec, Str
 from .._asgi.sse import DONE, encode_event, stream_events
@@ -20,6 +21,7 @@ from .models import resolve_model
 from .request import (
     SAMPLING,
     STOP,
+    FieldPolicy,
     check_fields,
     max_tokens_of,
     read_request,
@@ -27,7 +29,7 @@ from .request import (
     stop_sequences,
 )
 
-__all__ = ["FIELDS", "REFUSED", "completions"]
+__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "completions"]
 
 FIELDS: dict[str, Spec] = {
     "model": Str(min_length=1),
@@ -41,6 +43,11 @@ FIELDS: dict[str, Spec] = {
     **SAMPLING,
 }
 
+IGNORED = {
+    "metadata": "tags, not used by Workers AI",
+    "service_tier": "Workers AI has one service tier",
+}
+
 REFUSED = {
     "n": "it returns one choice; send n=1 or leave it out.",
     "best_of": "it generates one completion; send best_of=1 or leave it out.",
@@ -48,6 +55,8 @@ REFUSED = {
     "logit_bias": "Workers AI's gpt-oss does not take logit_bias.",
     "suffix": "gpt-oss does not do insertion (suffix) completions.",
 }
+
+POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
 
 
 class _CompletionRequest:
@@ -82,13 +91,14 @@ def _usage(usage: Usage) -> dict[str, int]:
 
 async def completions(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_request(scope, receive)
-    check_fields(body, FIELDS, REFUSED)
+    check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
     if body.get("prompt") is None:
         raise InvalidRequest("`prompt` is required.", param="prompt")
     stream = bool(body.get("stream"))
     if body.get("stream_options") is not None and not stream:
-        raise InvalidRequest("`stream_options` is only allowed with `stream: true`.", param="stream_options")
+        # OpenAI refuses it; it asks nothing of an answer that is not streamed, so it is reported instead.
+        context_of(scope).note_ignored(["stream_options"])
     prompt = body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0]
     sampling = sampling_inputs(body, max_tokens_of(body, "max_tokens"))
     request = _CompletionRequest(

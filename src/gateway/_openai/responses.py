@@ -20,11 +20,19 @@ from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 from .answers import Delta, ask_streamed, ask_whole
 from .models import resolve_model
-from .request import SAMPLING, check_fields, check_tool_choice, max_tokens_of, read_request, sampling_inputs
+from .request import (
+    SAMPLING,
+    FieldPolicy,
+    check_fields,
+    check_tool_choice,
+    max_tokens_of,
+    read_request,
+    sampling_inputs,
+)
 from .response_builder import ResponseBuilder, ResponseRequest
 from .response_input import input_messages
 
-__all__ = ["FIELDS", "REFUSED", "responses"]
+__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "responses"]
 
 _FUNCTION = Obj(
     {
@@ -74,21 +82,28 @@ FIELDS: dict[str, Spec] = {
     "user": Str(),
 }
 
+IGNORED = {
+    "store": "responses are not stored yet; the answer is the same",
+    "include": "extra output (encrypted reasoning, logprobs) the gateway cannot fill",
+    "truncation": "the context is never truncated; an over-long input is refused instead",
+    "max_tool_calls": "a cap on built-in tool calls, which do not run here",
+    "service_tier": "Workers AI has one service tier",
+    "prompt_cache_key": "a routing hint for prompt caching",
+    "safety_identifier": "an abuse-monitoring tag for OpenAI; `user` goes on the log line",
+    "client_metadata": "a client's own ids (Codex sends them)",
+    "stream_options": "Responses streams here carry no obfuscation to turn off",
+    "text.verbosity": "a length hint gpt-oss on Workers AI does not take",
+}
+
 REFUSED = {
     "previous_response_id": "responses are not stored; send the whole conversation in `input`.",
-    "store": "responses are not stored; send store=false or leave it out.",
-    "background": "background responses need storage, which this gateway does not have.",
+    "background": "background responses are not available; send background=false or leave it out.",
     "conversation": "conversations are not stored; send the whole conversation in `input`.",
-    "include": "there is nothing extra to include (no logprobs, no encrypted reasoning).",
     "prompt": "stored prompt templates are not available.",
-    "truncation": 'the context is never truncated; send truncation="disabled" or leave it out.',
     "top_logprobs": "Workers AI does not return log probabilities.",
-    "max_tool_calls": "gpt-oss on Workers AI cannot be limited to a number of tool calls.",
-    "service_tier": "Workers AI has one service tier.",
-    "prompt_cache_key": "prompt caching keys are not available on Workers AI.",
-    "safety_identifier": "not used by Workers AI; use `user` to tag requests.",
-    "stream_options": "Responses streams here carry no obfuscation to turn off.",
 }
+
+POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
 
 
 def _tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -126,7 +141,7 @@ def _tool_choice(choice: Any) -> Any:
 
 
 def _parse_responses_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ResponseRequest]:
-    check_fields(body, FIELDS, REFUSED)
+    check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
     if body.get("input") is None:
         raise InvalidRequest("`input` is required: a string, or a list of input items.", param="input")
