@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gateway._valueclass", "gateway._digest", "gateway._js", "gateway._errors", "gateway._catalog"),
     ("gateway._asgi",),
     ("gateway._policy", "gateway._config"),
-    ("gateway._envelopes",),
+    ("gateway._envelopes", "gateway._params"),
     ("gateway._limits",),
     ("gateway._upstream",),
     ("gateway._middleware",),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway._openai import chat, completions, responses
-from gateway._openai.request import FieldPolicy
+from gateway._params import FieldPolicy
 from tests.client import Reply, request, run
 from tests.conftest import MakeGateway
 

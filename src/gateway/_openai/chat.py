@@ -24,9 +24,11 @@ from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
 from .._errors import InvalidRequest
+from .._params import FieldPolicy, check_fields
+from .._upstream.answers import Completion, Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
-from .answers import Completion, Delta, ask_streamed, ask_whole
-from .finish import FinishState, reasoning_tokens
+from .._upstream.finish import FinishState, reasoning_tokens
+from .._upstream.leaked_calls import HeldCall, call_id, recover_tool_calls
 from .messages import chat_messages
 from .models import resolve_model
 from .request import (
@@ -34,8 +36,6 @@ from .request import (
     SAMPLING,
     STOP,
     TOOL_CHOICE,
-    FieldPolicy,
-    check_fields,
     check_tool_choice,
     max_tokens_of,
     read_request,
@@ -43,7 +43,6 @@ from .request import (
     stop_sequences,
     tool_names,
 )
-from .tools import HeldCall, call_id, recover_tool_calls
 
 __all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "chat_completions"]
 

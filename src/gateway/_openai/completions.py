@@ -14,15 +14,14 @@ from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
 from .._errors import InvalidRequest
+from .._params import FieldPolicy, check_fields
+from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
-from .answers import Delta, ask_streamed, ask_whole
-from .finish import FinishState
+from .._upstream.finish import FinishState
 from .models import resolve_model
 from .request import (
     SAMPLING,
     STOP,
-    FieldPolicy,
-    check_fields,
     max_tokens_of,
     read_request,
     sampling_inputs,

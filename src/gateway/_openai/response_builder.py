@@ -14,10 +14,10 @@ from typing import Any
 
 from .._asgi.sse import encode_event
 from .._errors import GatewayError
+from .._upstream.answers import Delta
 from .._upstream.backend import Usage
-from .answers import Delta
-from .finish import FinishState, reasoning_tokens
-from .tools import HeldCall, call_id
+from .._upstream.finish import FinishState, reasoning_tokens
+from .._upstream.leaked_calls import HeldCall, call_id
 
 __all__ = ["ResponseBuilder", "ResponseRequest"]
 

@@ -18,12 +18,11 @@ from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Obj, Spec, Str
 from .._asgi.sse import stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
-from .answers import Delta, ask_streamed, ask_whole
+from .._params import FieldPolicy, check_fields
+from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .models import resolve_model
 from .request import (
     SAMPLING,
-    FieldPolicy,
-    check_fields,
     check_tool_choice,
     max_tokens_of,
     read_request,

@@ -7,7 +7,7 @@ client as soon as it is known not to be cut.
 
 from __future__ import annotations
 
-from .._upstream.backend import Usage
+from .backend import Usage
 
 __all__ = ["FinishState", "StopCutter", "cut_at_stop", "reasoning_tokens"]
 

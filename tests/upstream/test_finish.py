@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway._openai.finish import FinishState, StopCutter, cut_at_stop, reasoning_tokens
 from gateway._upstream.backend import Usage
+from gateway._upstream.finish import FinishState, StopCutter, cut_at_stop, reasoning_tokens
 
 
 @pytest.mark.parametrize(

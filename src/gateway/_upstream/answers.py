@@ -15,8 +15,8 @@ from .._asgi.context import RequestContext, context_of
 from .._asgi.http import ByteStream, Scope
 from .._config import settings_of
 from .._errors import UpstreamError
-from .._upstream.backend import UpstreamResult, Usage, record_usage, usage_of
-from .._upstream.call import call_model, relay_events
+from .backend import UpstreamResult, Usage, record_usage, usage_of
+from .call import call_model, relay_events
 
 __all__ = [
     "Completion",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway._openai.tools import HeldCall, call_id, recover_tool_calls
+from gateway._upstream.leaked_calls import HeldCall, call_id, recover_tool_calls
 
 TOOLS = {"get_weather", "get_time"}
 OSLO = json.dumps({"city": "Oslo"})
