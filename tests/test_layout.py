@@ -21,7 +21,7 @@ PACKAGE = SOURCE / "gateway"
 # layer and the ones below it, never from one above: the ASGI toolkit knows nothing of keys or
 # models, limits know nothing of the upstream, and nothing the Worker runs imports `gateway.local`.
 LAYERS: list[tuple[str, ...]] = [
-    ("gateway._valueclass", "gateway._digest", "gateway._js", "gateway._errors", "gateway._catalog"),
+    ("gateway._valueclass", "gateway._digest", "gateway._seal", "gateway._js", "gateway._errors", "gateway._catalog"),
     ("gateway._asgi",),
     ("gateway._policy", "gateway._config"),
     ("gateway._envelopes", "gateway._params"),
