@@ -37,10 +37,12 @@ OPENAI_DEFAULT_MAX_TOKENS = 8_192
 # gpt-oss's release date (2025-08-05), for OpenAI's `created` on model objects.
 RELEASED_AT = 1754352000
 
-# (input, output) USD per million tokens.
-PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
-    "@cf/openai/gpt-oss-120b": (0.35, 0.75),
-    "@cf/openai/gpt-oss-20b": (0.20, 0.30),
+# (input, output, cached input) USD per million tokens. Workers AI bills prefix-cached input tokens
+# at a lower rate on the models whose page publishes one ("per M cached input tokens", as
+# kimi-k2.5's does); the gpt-oss pages publish none, so their cached tokens cost the input rate.
+PRICES_PER_MILLION: dict[str, tuple[float, float, float | None]] = {
+    "@cf/openai/gpt-oss-120b": (0.35, 0.75, None),
+    "@cf/openai/gpt-oss-20b": (0.20, 0.30, None),
 }
 
 
@@ -50,9 +52,14 @@ def aliases_of(model: str) -> tuple[str, ...]:
     return (model, f"openai/{short}", short)
 
 
-def cost_usd(model: str | None, input_tokens: int | None, output_tokens: int | None) -> float | None:
+def cost_usd(
+    model: str | None, input_tokens: int | None, output_tokens: int | None, cached_tokens: int | None = None
+) -> float | None:
+    """What a call cost: `cached_tokens` (a part of `input_tokens`) at the cached rate, if there is one."""
     prices = PRICES_PER_MILLION.get(model or "")
     if prices is None or (input_tokens is None and output_tokens is None):
         return None
-    total = (input_tokens or 0) * prices[0] + (output_tokens or 0) * prices[1]
-    return round(total / 1_000_000, 8)
+    input_rate, output_rate, cached_rate = prices
+    cached = min(cached_tokens or 0, input_tokens or 0)
+    total = ((input_tokens or 0) - cached) * input_rate + cached * (input_rate if cached_rate is None else cached_rate)
+    return round((total + (output_tokens or 0) * output_rate) / 1_000_000, 8)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from gateway._catalog import PRICES_PER_MILLION, cost_usd
 from gateway._limits.bindings import AnalyticsUsage
 from gateway.local.emulator import Emulator, Faults
 from gateway.local.keygen import key_entry
@@ -35,6 +38,14 @@ def test_each_log_line_carries_tokens_and_cost(make_gateway: MakeGateway) -> Non
     assert line["cost_usd"] == round(expected, 8)
 
 
+def test_cached_tokens_cost_the_cached_rate_where_one_is_published(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The gpt-oss pages publish no cached rate: cached tokens cost the input rate.
+    assert cost_usd(MODEL, 1000, 10, cached_tokens=600) == cost_usd(MODEL, 1000, 10)
+    monkeypatch.setitem(PRICES_PER_MILLION, "@cf/example/cached", (1.0, 2.0, 0.25))
+    assert cost_usd("@cf/example/cached", 1_000_000, 0, cached_tokens=600_000) == 0.4 + 0.15
+    assert cost_usd("@cf/example/cached", 100, 0, cached_tokens=500) == 0.000025, "never more cached than input"
+
+
 def test_analytics_engine_gets_one_point_per_call_after_the_stream_ends(make_gateway: MakeGateway) -> None:
     dataset = DatasetDouble()
     gw = make_gateway(Emulator(token_delay_ms=1), guards=local_guards(usage=AnalyticsUsage(dataset)))
@@ -44,7 +55,7 @@ def test_analytics_engine_gets_one_point_per_call_after_the_stream_ends(make_gat
     line = json.loads(gw.logs[0])
     [point] = dataset.points
     assert point["blobs"] == ["tester", MODEL, "/ai/run/{model:path}", "200"]
-    assert point["doubles"] == [float(line["input_tokens"]), float(line["output_tokens"]), line["cost_usd"]]
+    assert point["doubles"] == [float(line["input_tokens"]), float(line["output_tokens"]), line["cost_usd"], 0.0]
     assert len(point["indexes"][0]) == 32 and point["indexes"][0] not in KEY
 
 

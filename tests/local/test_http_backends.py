@@ -105,3 +105,22 @@ def test_openai_backend_refuses_batch_and_reports_http_errors() -> None:
         run(backend.run(MODEL, {"requests": []}, {"queueRequest": True}))
     with pytest.raises(UpstreamError, match="boom"):
         run(backend.run(MODEL, {"prompt": "x"}, {}))
+
+
+@pytest.mark.parametrize("kind", ["rest", "openai"])
+def test_the_session_affinity_option_becomes_the_http_header(kind: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        if kind == "rest":
+            return httpx.Response(200, json={"result": {"response": "ok"}, "success": True})
+        return httpx.Response(200, json={"choices": [{"text": "ok"}]})
+
+    backend = (
+        rest(handler) if kind == "rest" else OpenAIBackend("https://up.test/v1", transport=httpx.MockTransport(handler))
+    )
+    run(backend.run(MODEL, {"prompt": "x"}, {"extraHeaders": {"x-session-affinity": "ses_1"}}))
+    run(backend.run(MODEL, {"prompt": "x"}, {}))
+    assert seen[0].headers["x-session-affinity"] == "ses_1"
+    assert "x-session-affinity" not in seen[1].headers

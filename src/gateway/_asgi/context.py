@@ -32,6 +32,7 @@ class RequestContext:
     __slots__ = (
         "aborted",
         "backend",
+        "cached_tokens",
         "error",
         "extra",
         "finishers",
@@ -59,6 +60,7 @@ class RequestContext:
         self.streamed = False
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
+        self.cached_tokens: int | None = None  # the part of input_tokens Workers AI read from its prefix cache
         self.upstream_ms: float | None = None
         self.first_byte_ms: float | None = None
         self.status: int | None = None

@@ -7,7 +7,8 @@ key can be queried with SQL:
            SUM(double3) AS cost_usd
     FROM gpt_oss_gateway_usage WHERE timestamp > NOW() - INTERVAL '1' DAY GROUP BY key
 
-blobs: key name, model, route, status; doubles: input tokens, output tokens, cost in USD;
+blobs: key name, model, route, status; doubles: input tokens, output tokens, cost in USD, the
+input tokens read from Workers AI's prefix cache (a part of the input tokens);
 index: the key's hash (never the key).
 """
 
@@ -25,11 +26,16 @@ __all__ = ["data_point", "record_usage_after"]
 
 
 def data_point(key: ApiKey, context: RequestContext) -> dict[str, Any]:
-    cost = cost_usd(context.model, context.input_tokens, context.output_tokens) or 0.0
+    cost = cost_usd(context.model, context.input_tokens, context.output_tokens, context.cached_tokens) or 0.0
     return {
         "indexes": [key.key_id[:32]],  # Analytics Engine allows at most 32 bytes here
         "blobs": [key.name, context.model or "", context.route or "", str(context.status or 0)],
-        "doubles": [float(context.input_tokens or 0), float(context.output_tokens or 0), cost],
+        "doubles": [
+            float(context.input_tokens or 0),
+            float(context.output_tokens or 0),
+            cost,
+            float(context.cached_tokens or 0),
+        ],
     }
 
 

@@ -36,11 +36,13 @@ from .request import (
     SAMPLING,
     STOP,
     TOOL_CHOICE,
+    affinity_options,
     check_tool_choice,
     max_tokens_of,
     read_request,
     sampling_inputs,
     stop_sequences,
+    token_usage,
     tool_names,
 )
 
@@ -70,6 +72,7 @@ FIELDS: dict[str, Spec] = {
     "stream": Bool(),
     "stream_options": Obj({"include_usage": Bool(), "include_obfuscation": Bool()}),
     "reasoning_effort": Str(enum=("low", "medium", "high")),
+    "prompt_cache_key": Str(),
     "user": Str(),
     **SAMPLING,
 }
@@ -79,7 +82,6 @@ IGNORED = {
     "metadata": "tags for stored completions, which are not kept",
     "service_tier": "Workers AI has one service tier",
     "verbosity": "a length hint gpt-oss on Workers AI does not take",
-    "prompt_cache_key": "a routing hint for prompt caching",
     "safety_identifier": "an abuse-monitoring tag for OpenAI; `user` goes on the log line",
     "prediction": "a latency hint; the answer is the same without it",
     "web_search_options": "built-in web search does not run for gpt-oss on Workers AI",
@@ -107,6 +109,7 @@ class _ChatRequest:
         "inputs",
         "max_tokens",
         "model_name",
+        "options",
         "parallel_tool_calls",
         "recover_tools",
         "stops",
@@ -126,7 +129,9 @@ class _ChatRequest:
         tools: set[str],
         recover_tools: bool,
         parallel_tool_calls: bool,
+        options: dict[str, Any],
     ) -> None:
+        self.options = options
         self.model_name, self.inputs, self.max_tokens, self.stream = model_name, inputs, max_tokens, stream
         self.include_usage, self.stops, self.tools = include_usage, stops, tools
         self.recover_tools, self.parallel_tool_calls = recover_tools, parallel_tool_calls
@@ -162,6 +167,7 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
         tools=names,
         recover_tools=bool(names) and body.get("tool_choice") != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
+        options=affinity_options(scope, body.get("prompt_cache_key")),
     )
     return model, request
 
@@ -169,18 +175,16 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
 async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     model, request = _parse_chat_request(scope, await read_request(scope, receive))
     if request.stream:
-        deltas = await ask_streamed(scope, model, request.inputs)
+        deltas = await ask_streamed(scope, model, request.inputs, request.options)
         await stream_events(scope, receive, send, _ChatChunks(request).translate(deltas), openai_error_event)
         return
-    await send_json(send, 200, _chat_completion(request, await ask_whole(scope, model, request.inputs)))
+    answer = await ask_whole(scope, model, request.inputs, request.options)
+    await send_json(send, 200, _chat_completion(request, answer))
 
 
 def _usage(usage: Usage, reasoning: str, visible: str) -> dict[str, Any]:
-    prompt, completion = usage.input_tokens or 0, usage.output_tokens or 0
     return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        **token_usage(usage),
         "completion_tokens_details": {"reasoning_tokens": reasoning_tokens(usage, reasoning, visible)},
     }
 

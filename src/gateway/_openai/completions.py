@@ -22,10 +22,12 @@ from .models import resolve_model
 from .request import (
     SAMPLING,
     STOP,
+    affinity_options,
     max_tokens_of,
     read_request,
     sampling_inputs,
     stop_sequences,
+    token_usage,
 )
 
 __all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "completions"]
@@ -83,11 +85,6 @@ class _CompletionRequest:
         }
 
 
-def _usage(usage: Usage) -> dict[str, int]:
-    prompt, completion = usage.input_tokens or 0, usage.output_tokens or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
 async def completions(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_request(scope, receive)
     check_fields(scope, body, POLICY)
@@ -109,16 +106,17 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         stop_sequences(body.get("stop")),
     )
     inputs = {"prompt": prompt, **sampling.inputs}
+    options = affinity_options(scope, None)  # Completions has no prompt_cache_key; the header still counts
     if stream:
-        deltas = await ask_streamed(scope, model, inputs)
+        deltas = await ask_streamed(scope, model, inputs, options)
         await stream_events(scope, receive, send, _stream(request, deltas), openai_error_event)
         return
-    answer = await ask_whole(scope, model, inputs)
+    answer = await ask_whole(scope, model, inputs, options)
     finish = FinishState(request.stops, request.max_tokens)
     text = finish.cut(answer.content)
     reason = finish.reason(answer.finish_reason, False, answer.usage)
     choice = request.choice((prompt if request.echo else "") + text, reason)
-    await send_json(send, 200, request.envelope([choice], usage=_usage(answer.usage)))
+    await send_json(send, 200, request.envelope([choice], usage=token_usage(answer.usage)))
 
 
 async def _stream(request: _CompletionRequest, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
@@ -137,5 +135,5 @@ async def _stream(request: _CompletionRequest, deltas: AsyncIterator[Delta]) -> 
     reason = finish.reason(upstream_finish, False, usage)
     yield encode_event(request.envelope([request.choice(tail, reason)], **extra))
     if request.include_usage:
-        yield encode_event(request.envelope([], usage=_usage(usage)))
+        yield encode_event(request.envelope([], usage=token_usage(usage)))
     yield DONE

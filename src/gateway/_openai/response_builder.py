@@ -264,7 +264,8 @@ class ResponseBuilder:
         visible = "".join(item.text for item in self.items if item.kind != "reasoning")
         return {
             "input_tokens": prompt,
-            "input_tokens_details": {"cached_tokens": 0},
+            # OpenAI's spec requires both; Workers AI reports cache reads only, never writes.
+            "input_tokens_details": {"cached_tokens": self.usage.cached_tokens or 0, "cache_write_tokens": 0},
             "output_tokens": completion,
             "output_tokens_details": {"reasoning_tokens": reasoning_tokens(self.usage, reasoning, visible)},
             "total_tokens": prompt + completion,

@@ -175,13 +175,17 @@ async def whole_answer(result: UpstreamResult, context: RequestContext) -> Compl
     return read_completion(result)
 
 
-async def ask_streamed(scope: Scope, model: str, inputs: dict[str, Any]) -> AsyncIterator[Delta]:
+async def ask_streamed(
+    scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
+) -> AsyncIterator[Delta]:
     """Ask the model for a streamed answer: its deltas as they come (or at once, if it answered JSON)."""
-    result = await call_model(scope, model, {**inputs, "stream": True}, {})
+    result = await call_model(scope, model, {**inputs, "stream": True}, options or {})
     return deltas_of(result, context_of(scope), settings_of(scope).stream_idle_timeout_s)
 
 
-async def ask_whole(scope: Scope, model: str, inputs: dict[str, Any]) -> Completion:
+async def ask_whole(
+    scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
+) -> Completion:
     """Ask the model for a whole answer."""
-    result = await call_model(scope, model, {**inputs, "stream": False}, {})
+    result = await call_model(scope, model, {**inputs, "stream": False}, options or {})
     return await whole_answer(result, context_of(scope))

@@ -105,4 +105,6 @@ def record_usage(context: RequestContext, raw: Any) -> Usage:
         context.input_tokens = usage.input_tokens
     if usage.output_tokens is not None:
         context.output_tokens = usage.output_tokens
+    if usage.cached_tokens is not None:
+        context.cached_tokens = usage.cached_tokens
     return usage

@@ -3,7 +3,10 @@
 It answers every input form in Workers AI's shapes, including the known quirks (DESIGN.md):
 the Responses form with `stream` yields an empty stream, and (when switched on) a stream request
 can be answered with JSON. The same input always gives the same text, tool calls and usage; ids
-are derived from the input, and only `created` follows the clock.
+are derived from the input, and only `created` follows the clock. The one exception is prefix
+caching, as Workers AI does it: calls with the same `x-session-affinity` header (option
+`extraHeaders`) report the prompt tokens they share with the session's previous call, in whole
+blocks of 16, as `usage.prompt_tokens_details.cached_tokens`.
 
 Faults for tests come from `Faults` (or `EMULATOR_FAULTS`, e.g. `capacity=2,midstream=5`).
 """
@@ -30,6 +33,8 @@ __all__ = ["DEFAULT_TOKEN_DELAY_MS", "EmulatedStream", "Emulator", "Faults"]
 DEFAULT_TOKEN_DELAY_MS = 15.0
 _TOKEN = re.compile(r"\s*[\w']+|\s*[^\w\s]")
 _MAX_JOBS = 1000
+_MAX_SESSIONS = 1000
+_CACHE_BLOCK = 16  # prefix caches hold whole blocks of tokens
 
 
 @dataclass
@@ -72,6 +77,7 @@ class _Plan:
     tool_calls: list[dict[str, Any]]
     input_tokens: int
     finish_reason: str
+    cached_tokens: int = 0
 
     @property
     def output_tokens(self) -> int:
@@ -81,12 +87,15 @@ class _Plan:
             + sum(len(_tokens(c["function"]["arguments"])) for c in self.tool_calls)
         )
 
-    def usage(self) -> dict[str, int]:
-        return {
+    def usage(self) -> dict[str, Any]:
+        usage: dict[str, Any] = {
             "prompt_tokens": self.input_tokens,
             "completion_tokens": self.output_tokens,
             "total_tokens": self.input_tokens + self.output_tokens,
         }
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return usage
 
 
 def _tokens(text: str) -> list[str]:
@@ -209,11 +218,16 @@ def _answer(inputs: dict[str, Any], turns: list[tuple[str, str]]) -> str:
     return f"This is the gateway's offline emulator, not gpt-oss. You said: {shown}"
 
 
-def _plan(inputs: dict[str, Any]) -> _Plan:
+def _prompt_tokens(turns: list[tuple[str, str]]) -> list[str]:
+    """The prompt as tokens: each turn's text and four tokens of chat template around it."""
+    return [token for role, text in turns for token in (f"<{role}>", *_tokens(text), "<end>", "<start>", "<msg>")]
+
+
+def _plan(inputs: dict[str, Any], cached_tokens: int = 0) -> _Plan:
     turns = _turns(inputs)
     user_texts = [text for role, text in turns if role == "user"]
     last_user = user_texts[-1] if user_texts else ""
-    input_tokens = sum(len(_tokens(text)) + 4 for _, text in turns)
+    input_tokens = len(_prompt_tokens(turns))
     effort = (inputs.get("reasoning") or {}).get("effort") or inputs.get("reasoning_effort") or "medium"
     words = len(last_user.split())
     reasoning = _tokens(
@@ -232,7 +246,7 @@ def _plan(inputs: dict[str, Any]) -> _Plan:
         ]
     else:
         answer = _tokens(_answer(inputs, turns))
-    result = _Plan(reasoning, answer, calls, input_tokens, "tool_calls" if calls else "stop")
+    result = _Plan(reasoning, answer, calls, input_tokens, "tool_calls" if calls else "stop", cached_tokens)
     return _limit(result, _max_tokens(inputs))
 
 
@@ -247,7 +261,7 @@ def _limit(result: _Plan, max_tokens: int) -> _Plan:
         return result
     reasoning = result.reasoning[:max_tokens]
     answer = result.answer[: max(0, max_tokens - len(reasoning))]
-    return _Plan(reasoning, answer, [], result.input_tokens, "length")
+    return _Plan(reasoning, answer, [], result.input_tokens, "length", result.cached_tokens)
 
 
 def _chat_completion(model: str, inputs: dict[str, Any], result: _Plan) -> dict[str, Any]:
@@ -322,8 +336,8 @@ def _prompt_answer(result: _Plan) -> dict[str, Any]:
     return {"response": "".join(result.answer), "tool_calls": result.tool_calls, "usage": result.usage()}
 
 
-def _answer_json(model: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    result = _plan(inputs)
+def _answer_json(model: str, inputs: dict[str, Any], cached_tokens: int = 0) -> dict[str, Any]:
+    result = _plan(inputs, cached_tokens)
     if "messages" in inputs:
         return _chat_completion(model, inputs, result)
     if "input" in inputs:
@@ -362,11 +376,11 @@ def _prompt_events(result: _Plan) -> list[bytes]:
     return events
 
 
-def _stream_events(model: str, inputs: dict[str, Any]) -> list[bytes]:
+def _stream_events(model: str, inputs: dict[str, Any], cached_tokens: int = 0) -> list[bytes]:
     """The events of a streamed answer, `[DONE]` included."""
     if "input" in inputs:
         return [_event({"response": ""}), b"data: [DONE]\n\n"]  # the Responses-form quirk
-    result = _plan(inputs)
+    result = _plan(inputs, cached_tokens)
     events = _chat_events(model, inputs, result) if "messages" in inputs else _prompt_events(result)
     return [*events, b"data: [DONE]\n\n"]
 
@@ -416,6 +430,7 @@ class Emulator:
     calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     streams: list[EmulatedStream] = field(default_factory=list)
     _jobs: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    _sessions: OrderedDict[str, list[str]] = field(default_factory=OrderedDict)
 
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
         self._remember(model, inputs, options)
@@ -426,10 +441,28 @@ class Emulator:
             return self._queue(model, inputs)
         if "request_id" in inputs:
             return self._poll(inputs["request_id"])
+        cached = self._cached_prefix(inputs, options)
         if inputs.get("stream") and not self.faults.json_to_stream:
-            return self._stream(model, inputs)
+            return self._stream(model, inputs, cached)
         await asyncio.sleep(self.faults.slow_first_token_ms / 1000)
-        return _answer_json(model, inputs)
+        return _answer_json(model, inputs, cached)
+
+    def _cached_prefix(self, inputs: dict[str, Any], options: dict[str, Any]) -> int:
+        """Tokens this prompt shares with the session's previous one, in whole cache blocks."""
+        session = (options.get("extraHeaders") or {}).get("x-session-affinity")
+        if not session or ("messages" not in inputs and "prompt" not in inputs):
+            return 0
+        tokens = _prompt_tokens(_turns(inputs))
+        previous = self._sessions.pop(session, [])
+        self._sessions[session] = tokens
+        while len(self._sessions) > _MAX_SESSIONS:
+            self._sessions.popitem(last=False)
+        shared = 0
+        for mine, theirs in zip(tokens, previous, strict=False):
+            if mine != theirs:
+                break
+            shared += 1
+        return shared - shared % _CACHE_BLOCK
 
     def _remember(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> None:
         self.calls = [*self.calls[-99:], (model, inputs, options)]
@@ -443,9 +476,9 @@ class Emulator:
         if self.faults.error is not None:
             raise WorkersAIError(self.faults.error, "Emulated upstream error.")
 
-    def _stream(self, model: str, inputs: dict[str, Any]) -> EmulatedStream:
+    def _stream(self, model: str, inputs: dict[str, Any], cached_tokens: int) -> EmulatedStream:
         stream = EmulatedStream(
-            _stream_events(model, inputs),
+            _stream_events(model, inputs, cached_tokens),
             delay_s=self.token_delay_ms / 1000,
             first_delay_s=self.faults.slow_first_token_ms / 1000,
             faults=self.faults,

@@ -34,6 +34,12 @@ class HttpByteStream:
         await self._response.aclose()
 
 
+def _extra_headers(options: dict[str, Any]) -> dict[str, str]:
+    """The binding's `extraHeaders` option (`x-session-affinity`), as the HTTP headers it stands for."""
+    extra = options.get("extraHeaders")
+    return {str(name): str(value) for name, value in extra.items()} if isinstance(extra, dict) else {}
+
+
 def _is_stream(response: httpx.Response) -> bool:
     return response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", "")
 
@@ -85,7 +91,9 @@ class RestBackend:
 
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
         params = {"queueRequest": "true"} if options.get("queueRequest") else {}
-        request = self._client.build_request("POST", self._path + model, json=inputs, params=params)
+        request = self._client.build_request(
+            "POST", self._path + model, json=inputs, params=params, headers=_extra_headers(options)
+        )
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
@@ -169,8 +177,9 @@ class OpenAIBackend:
         if options.get("queueRequest") or "request_id" in inputs:
             raise UpstreamError("Async batch needs Workers AI: the openai backend cannot queue requests.")
         path, body = self._request_for(model, inputs)
+        request = self._client.build_request("POST", path, json=body, headers=_extra_headers(options))
         try:
-            response = await self._client.send(self._client.build_request("POST", path, json=body), stream=True)
+            response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Could not reach the upstream at {self._client.base_url}: {exc}") from None
         if _is_stream(response):
