@@ -3,9 +3,11 @@
 from workers import WorkerEntrypoint, asgi
 
 from gateway import Gateway
-from gateway.durable import TokenBudget  # exported: wrangler.toml binds TOKEN_BUDGETS to it
 
-__all__ = ["Default", "TokenBudget"]
+# Exported: wrangler.toml binds TOKEN_BUDGETS and STORED_RESPONSES to these Durable Object classes.
+from gateway.durable import StoredResponses, TokenBudget
+
+__all__ = ["Default", "StoredResponses", "TokenBudget"]
 
 # Built once per isolate; it reads settings from `env` on the first request.
 app = Gateway()

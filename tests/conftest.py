@@ -13,6 +13,7 @@ from gateway._limits.guards import Guards
 from gateway.local.emulator import Emulator
 from gateway.local.keygen import key_entry
 from gateway.local.limits import local_guards
+from gateway.local.response_store import InProcessResponses
 
 MODEL = "@cf/openai/gpt-oss-120b"
 NATIVE = f"/ai/run/{MODEL}"
@@ -26,6 +27,7 @@ class Harness:
     logs: list[str] = field(default_factory=list)
     key: str = KEY
     guards: Guards | None = None
+    store: InProcessResponses | None = None
 
     @property
     def auth(self) -> dict[str, str]:
@@ -55,8 +57,9 @@ def tiers(**limits: int) -> str:
 
 @pytest.fixture
 def make_gateway() -> MakeGateway:
-    """Build the smallest gateway a test needs: an emulator (or the given backend), one key, and
-    in-process limits (on `clock`, for tests that move time) unless `guards` are given."""
+    """Build the smallest gateway a test needs: an emulator (or the given backend), one key,
+    in-process limits (on `clock`, for tests that move time) unless `guards` are given, and an
+    in-process response store (none with `stored=False`: as a Worker without the binding)."""
 
     def make(
         backend: Any = None,
@@ -64,13 +67,22 @@ def make_gateway() -> MakeGateway:
         keys: str | None = None,
         guards: Guards | None = None,
         clock: Callable[[], float] | None = None,
+        stored: bool = True,
         **variables: str,
     ) -> Harness:
         backend = backend if backend is not None else Emulator(token_delay_ms=0)
         env = {"GATEWAY_KEYS": json.dumps([key_entry("tester", KEY)]) if keys is None else keys, **variables}
         logs: list[str] = []
         guards = guards if guards is not None else (local_guards(clock) if clock is not None else local_guards())
-        app = Gateway(backend=backend, env=SimpleNamespace(**env), log=logs.append, guards=guards)
-        return Harness(app=app, backend=backend, logs=logs, guards=guards)
+        store = (InProcessResponses(clock) if clock is not None else InProcessResponses()) if stored else None
+        app = Gateway(
+            backend=backend,
+            env=SimpleNamespace(**env),
+            log=logs.append,
+            guards=guards,
+            store=store,
+            store_for_env=lambda env: None,
+        )
+        return Harness(app=app, backend=backend, logs=logs, guards=guards, store=store)
 
     return make

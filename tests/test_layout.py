@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gateway._asgi",),
     ("gateway._policy", "gateway._config"),
     ("gateway._envelopes", "gateway._params"),
-    ("gateway._limits",),
+    ("gateway._limits", "gateway._stored"),
     ("gateway._upstream",),
     ("gateway._middleware",),
     ("gateway._native", "gateway._openai"),

@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 
-from gateway._seal import MIN_SECRET_LENGTH, Sealer, SealError, _Hmac
+from gateway._seal import MIN_SECRET_LENGTH, HmacSha256, Sealer, SealError
 
 SECRET = "s" * MIN_SECRET_LENGTH
 KEY_A, KEY_B = "a" * 64, "b" * 64
@@ -17,7 +17,7 @@ KEY_A, KEY_B = "a" * 64, "b" * 64
 @pytest.mark.parametrize("key", [b"", b"k", b"x" * 64, b"y" * 65, bytes(range(200))])
 @pytest.mark.parametrize("message", [b"", b"abc", bytes(range(256)) * 3])
 def test_the_hmac_is_rfc_2104_hmac_sha256(key: bytes, message: bytes) -> None:
-    assert _Hmac(key).digest(message) == hmac.new(key, message, hashlib.sha256).digest()
+    assert HmacSha256(key).digest(message) == hmac.new(key, message, hashlib.sha256).digest()
 
 
 @pytest.mark.parametrize("text", ["", "x", "Reasoning, with ünïcode and emoji 🤖.\n" * 50, "a" * 10_000])

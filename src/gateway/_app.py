@@ -21,6 +21,8 @@ from ._openai.chat import chat_completions
 from ._openai.completions import completions
 from ._openai.models import list_models, retrieve_model
 from ._openai.responses import responses
+from ._openai.stored_responses import delete_response, list_input_items, retrieve_response
+from ._stored.store import STORE_KEY, ResponseStore
 from ._upstream.backend import BACKEND_KEY, Backend, backend_of
 
 __all__ = ["PUBLIC_PATHS", "ROUTES", "Gateway", "healthz"]
@@ -45,6 +47,9 @@ ROUTES = [
     Route("POST", "/ai/v1/chat/completions", chat_completions),
     Route("POST", "/v1/responses", responses),
     Route("POST", "/ai/v1/responses", responses),
+    Route("GET", "/v1/responses/{response_id}", retrieve_response),
+    Route("DELETE", "/v1/responses/{response_id}", delete_response),
+    Route("GET", "/v1/responses/{response_id}/input_items", list_input_items),
     Route("POST", "/v1/completions", completions),
     Route("GET", "/v1/models", list_models),
     Route("GET", "/v1/models/{model:path}", retrieve_model),
@@ -65,6 +70,13 @@ def _binding_guards(env: Any) -> Guards:
     return binding_guards(env)
 
 
+def _binding_store(env: Any) -> ResponseStore | None:
+    from ._stored.bindings import STORE_BINDING, DurableResponses
+
+    namespace = getattr(env, STORE_BINDING, None)
+    return DurableResponses(namespace) if namespace is not None else None
+
+
 def _log_to_stdout(line: str) -> None:
     # On Workers, each line written to stdout is one console.log, one entry in Workers Logs.
     sys.stdout.write(line + "\n")
@@ -73,7 +85,8 @@ def _log_to_stdout(line: str) -> None:
 class Gateway:
     """The ASGI app. `env` is the Worker's (from the scope) or the local server's.
 
-    Settings, the AI backend and the guards are read from `env` on the first request and kept:
+    Settings, the AI backend, the guards and the response store are read from `env` on the first
+    request and kept:
     vars, secrets and bindings cannot change during an isolate's life, so reading them again per
     request would only cost time (each binding looked up is a crossing into JS).
     """
@@ -87,6 +100,8 @@ class Gateway:
         backend_for_env: Callable[[Any], Backend] = _binding_backend,
         guards: Guards | None = None,
         guards_for_env: Callable[[Any], Guards] = _binding_guards,
+        store: ResponseStore | None = None,
+        store_for_env: Callable[[Any], ResponseStore | None] = _binding_store,
     ) -> None:
         # Given ones (local server, tests; in-process limits belong to this app) are used as they
         # are; otherwise the Worker's bindings are wrapped on the first request.
@@ -94,6 +109,8 @@ class Gateway:
         self._backend_for_env = backend_for_env
         self._guards = guards
         self._guards_for_env = guards_for_env
+        self._store = store
+        self._store_for_env = store_for_env if store is None else None
         self._env = env
         self._settings: Settings | None = None
         self._stack = self._build_stack(log)
@@ -129,6 +146,11 @@ class Gateway:
             self._guards = self._guards_for_env(env)
         return self._guards
 
+    def store(self, env: Any) -> ResponseStore | None:
+        if self._store_for_env is not None:  # looked up once; None stays None (not configured)
+            self._store, self._store_for_env = self._store_for_env(env), None
+        return self._store
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             # Nothing to start or stop, so no lifespan support: returning without acknowledging
@@ -141,4 +163,5 @@ class Gateway:
         scope[SETTINGS_KEY] = self.settings(env)
         scope[BACKEND_KEY] = self.backend(env)
         scope[GUARDS_KEY] = self.guards(env)
+        scope[STORE_KEY] = self.store(env)
         await self._stack(scope, receive, send)

@@ -11,6 +11,7 @@ from typing import Any
 from ._asgi.http import Scope
 from ._catalog import DEFAULT_MODEL, KNOWN_MODELS
 from ._policy import ApiKey, Tier, parse_keys, parse_origins, parse_tiers
+from ._seal import MIN_SECRET_LENGTH, Sealer
 from ._valueclass import FrozenRecord
 
 __all__ = ["SETTINGS_KEY", "Settings", "read_settings", "settings_of"]
@@ -29,6 +30,9 @@ class Settings(FrozenRecord):
         "max_body_bytes",
         "models",
         "problems",
+        "reasoning_sealer",
+        "responses_max_bytes",
+        "responses_retention_s",
         "retry_base_s",
         "stream_idle_timeout_s",
         "strict_params",
@@ -47,6 +51,9 @@ class Settings(FrozenRecord):
     limits_fail_open: bool
     cors_origins: tuple[str, ...]
     strict_params: bool  # unknown request fields are refused (400) rather than ignored and reported
+    responses_retention_s: float  # how long a stored response is kept
+    responses_max_bytes: int  # the most one stored response (its input and output items) may take
+    reasoning_sealer: Sealer | None  # seals reasoning.encrypted_content; None: REASONING_SECRET is not set
     problems: tuple[str, ...]
 
     def __init__(
@@ -64,6 +71,9 @@ class Settings(FrozenRecord):
         limits_fail_open: bool,
         cors_origins: tuple[str, ...],
         strict_params: bool,
+        responses_retention_s: float,
+        responses_max_bytes: int,
+        reasoning_sealer: Sealer | None,
         problems: tuple[str, ...],
     ) -> None:
         # No defaults here: `read_settings` is where each variable's default is written, once.
@@ -80,6 +90,9 @@ class Settings(FrozenRecord):
             limits_fail_open=limits_fail_open,
             cors_origins=cors_origins,
             strict_params=strict_params,
+            responses_retention_s=responses_retention_s,
+            responses_max_bytes=responses_max_bytes,
+            reasoning_sealer=reasoning_sealer,
             problems=problems,
         )
 
@@ -159,6 +172,16 @@ def _origins(env: Any, problems: list[str]) -> tuple[str, ...]:
         return ()
 
 
+def _sealer(env: Any, problems: list[str]) -> Sealer | None:
+    raw = _raw(env, "REASONING_SECRET")
+    if raw is None or not raw.strip():
+        return None
+    if len(raw.strip()) < MIN_SECRET_LENGTH:
+        problems.append(f"REASONING_SECRET must be at least {MIN_SECRET_LENGTH} characters (a random string)")
+        return None
+    return Sealer(raw.strip())
+
+
 def _check_key_tiers(keys: tuple[ApiKey, ...], tiers: dict[str, Tier], problems: list[str]) -> None:
     # A key whose tier is not defined would have no limits by accident: refuse to serve instead.
     missing = sorted({key.tier for key in keys if key.tier not in tiers}) if tiers else []
@@ -185,6 +208,9 @@ def read_settings(env: Any) -> Settings:
         limits_fail_open=_flag(env, "LIMITS_FAIL_OPEN", problems),
         cors_origins=_origins(env, problems),
         strict_params=_flag(env, "STRICT_PARAMS", problems),
+        responses_retention_s=_number(env, "RESPONSES_RETENTION_DAYS", 30, 0.0001, 3650, problems) * 86_400,
+        responses_max_bytes=int(_number(env, "RESPONSES_MAX_BYTES", 1_048_576, 16_384, 16_777_216, problems)),
+        reasoning_sealer=_sealer(env, problems),
         problems=tuple(problems),
     )
 

@@ -28,7 +28,7 @@ import os
 
 from ._digest import compare_digest, sha256
 
-__all__ = ["MIN_SECRET_LENGTH", "SealError", "Sealer"]
+__all__ = ["MIN_SECRET_LENGTH", "HmacSha256", "SealError", "Sealer"]
 
 # Long enough that a secret of random characters holds well over 128 bits.
 MIN_SECRET_LENGTH = 32
@@ -46,7 +46,7 @@ class SealError(ValueError):
     """A token that this gateway did not make, or that was altered, or that is for another context."""
 
 
-class _Hmac:
+class HmacSha256:
     """HMAC-SHA256 (RFC 2104) with the key's pads hashed once; each use copies those states."""
 
     __slots__ = ("_inner", "_outer")
@@ -80,9 +80,9 @@ class Sealer:
     def __init__(self, secret: str) -> None:
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"the secret must be at least {MIN_SECRET_LENGTH} characters")
-        master = _Hmac(secret.encode("utf-8"))
-        self._encrypt = _Hmac(master.digest(b"gpt-oss-gateway/reasoning/encrypt/v1"))
-        self._mac = _Hmac(master.digest(b"gpt-oss-gateway/reasoning/authenticate/v1"))
+        master = HmacSha256(secret.encode("utf-8"))
+        self._encrypt = HmacSha256(master.digest(b"gpt-oss-gateway/reasoning/encrypt/v1"))
+        self._mac = HmacSha256(master.digest(b"gpt-oss-gateway/reasoning/authenticate/v1"))
 
     def _keystream(self, nonce: bytes, length: int) -> bytes:
         blocks = (length + _BLOCK - 1) // _BLOCK

@@ -1,10 +1,12 @@
-"""The `TokenBudget` Durable Object: one per API key, holding its token budget and open streams.
+"""The gateway's Durable Objects, one of each per API key: `TokenBudget` (its token budget and open
+streams) and `StoredResponses` (its stored Responses API responses).
 
-Worker only (it subclasses the SDK's `DurableObject`); src/entry.py exports it, and wrangler.toml
-declares it as binding `TOKEN_BUDGETS` with SQLite storage (`[[migrations]] new_sqlite_classes`).
-The logic is `TokenLedger` (gateway/_limits/ledger.py), tested under CPython against a double of
-`ctx.storage.sql`. The runtime converts RPC arguments and results (plain numbers, strings, dicts)
-with the SDK's `python_from_rpc`/`python_to_rpc`.
+Worker only (they subclass the SDK's `DurableObject`); src/entry.py exports them, and wrangler.toml
+declares them as bindings `TOKEN_BUDGETS` and `STORED_RESPONSES`, with SQLite storage (`[[migrations]]
+new_sqlite_classes`). Their logic is `TokenLedger` (gateway/_limits/ledger.py) and `ResponseArchive`
+(gateway/_stored/archive.py), tested under CPython against a double of `ctx.storage.sql`. The
+runtime converts RPC arguments and results (plain numbers, strings, lists, dicts) with the SDK's
+`python_from_rpc`/`python_to_rpc`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ from typing import Any
 from workers import DurableObject
 
 from ._limits.ledger import TokenLedger
+from ._stored.archive import ResponseArchive
 
-__all__ = ["TokenBudget"]
+__all__ = ["StoredResponses", "TokenBudget"]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class TokenBudget(DurableObject):  # type: ignore[no-untyped-call]
@@ -29,10 +36,50 @@ class TokenBudget(DurableObject):  # type: ignore[no-untyped-call]
     async def reserve(
         self, lease_id: str, tokens: int, stream: bool, per_minute: int, per_day: int, max_streams: int
     ) -> dict[str, Any]:
-        now_ms = int(time.time() * 1000)
         return self.ledger.reserve(
-            str(lease_id), int(tokens), bool(stream), int(per_minute), int(per_day), int(max_streams), now_ms
+            str(lease_id), int(tokens), bool(stream), int(per_minute), int(per_day), int(max_streams), _now_ms()
         )
 
     async def settle(self, lease_id: str, tokens: int) -> dict[str, Any]:
         return self.ledger.settle(str(lease_id), int(tokens))
+
+
+class StoredResponses(DurableObject):  # type: ignore[no-untyped-call]
+    """One key's stored responses. Retention is enforced twice: reads treat an expired response as
+    gone, and an alarm set for the next expiry deletes it (so a key that stops calling does not
+    keep its responses forever)."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        self.archive = ResponseArchive(ctx.storage.sql)
+
+    async def save(self, record: str) -> dict[str, Any]:
+        saved = self.archive.save(str(record), _now_ms())  # whole before the first await
+        await self._schedule_purge()
+        return saved
+
+    async def response(self, response_id: str) -> str | None:
+        return self.archive.response(str(response_id), _now_ms())
+
+    async def delete(self, response_id: str) -> bool:
+        return self.archive.delete(str(response_id), _now_ms())
+
+    async def input_page(self, response_id: str, after: str | None, limit: int, order: str) -> dict[str, Any]:
+        return self.archive.input_page(
+            str(response_id), None if after is None else str(after), int(limit), str(order), _now_ms()
+        )
+
+    async def context(self, response_id: str) -> dict[str, Any]:
+        return self.archive.context(str(response_id), _now_ms())
+
+    async def items(self, ids: list[str]) -> dict[str, Any]:
+        return self.archive.items([str(item_id) for item_id in ids], _now_ms())
+
+    async def alarm(self, *_info: Any) -> None:
+        self.archive.purge(_now_ms())
+        await self._schedule_purge()
+
+    async def _schedule_purge(self) -> None:
+        next_expiry = self.archive.next_expiry()
+        if next_expiry is not None:
+            await self.ctx.storage.setAlarm(next_expiry)

@@ -158,24 +158,60 @@ def test_a_field_name_that_could_forge_a_header_is_counted_not_echoed(make_gatew
     assert "set-cookie" not in reply.headers
 
 
+SECRET = "r" * 40
+# What Codex CLI 0.169 sends besides its messages (captured; DESIGN.md, "Real clients are the measure").
+CODEX_TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "name": "exec_command",
+        "description": "Runs a command.",
+        "strict": False,
+        "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]},
+    },
+    {
+        "type": "namespace",
+        "name": "multi_agent_v1",
+        "description": "Sub-agents.",
+        "tools": [
+            {
+                "type": "function",
+                "name": "close_agent",
+                "description": "Close an agent.",
+                "strict": False,
+                "parameters": {"type": "object", "properties": {"target": {"type": "string"}}, "required": ["target"]},
+            },
+        ],
+    },
+    {"type": "web_search", "external_web_access": False},
+]
+
+
 def test_a_codex_style_request_is_served(make_gateway: MakeGateway) -> None:
-    # The fields Codex CLI sends besides its tools (DESIGN.md, "Real clients are the measure").
     body = {
         "model": MODEL,
         "instructions": "You are Codex.",
-        "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
+        "input": [
+            {"type": "message", "id": "msg_1", "role": "developer", "content": [{"type": "input_text", "text": "x"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+        ],
         "stream": True,
         "store": False,
         "include": ["reasoning.encrypted_content"],
         "prompt_cache_key": "0198-session",
         "client_metadata": {"x-codex-installation-id": "abc"},
-        "parallel_tool_calls": False,
-        "reasoning": {"effort": "medium", "summary": "auto"},
+        "parallel_tool_calls": True,
+        "reasoning": {"summary": "auto"},
         "tool_choice": "auto",
-        "tools": [{"type": "function", "name": "exec_command", "parameters": {"type": "object", "properties": {}}}],
+        "tools": CODEX_TOOLS,
     }
-    reply = _post(make_gateway(), "/v1/responses", body)
+    gw = make_gateway(REASONING_SECRET=SECRET)
+    reply = _post(gw, "/v1/responses", body)
     assert reply.status == 200, reply.body
     assert reply.event_names()[-1] == "response.completed"
-    ignored = reply.headers["x-gateway-ignored"].split(", ")
-    assert {"include", "prompt_cache_key", "client_metadata"} <= set(ignored)
+    assert set(reply.headers["x-gateway-ignored"].split(", ")) == {"client_metadata", "tools.web_search"}
+    final = json.loads(reply.events()[-1])["response"]
+    assert final["store"] is False and final["id"].startswith("resp_x")
+    assert final["output"][0]["encrypted_content"].startswith("gwr1.")
+    sent = gw.backend.calls[-1]
+    assert [tool["function"]["name"] for tool in sent[1]["tools"]] == ["exec_command", "multi_agent_v1__close_agent"]
+    assert sent[2]["extraHeaders"]["x-session-affinity"].startswith("ses_")

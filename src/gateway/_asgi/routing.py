@@ -1,4 +1,5 @@
-"""A small router: exact paths, and one trailing `{name:path}` parameter for model names."""
+"""A small router: exact paths, `{name}` path segments (response ids), and one trailing
+`{name:path}` parameter for model names (which hold slashes)."""
 
 from __future__ import annotations
 
@@ -20,23 +21,34 @@ def without_account_prefix(path: str) -> str:
     return _ACCOUNT_PREFIX.sub("", path, count=1) if path.startswith("/client/") else path
 
 
+_PARAMETER = re.compile(r"\{(\w+)(:path)?\}")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """`/v1/responses/{id}/input_items` matches one segment for `{id}`; `{model:path}` takes the rest."""
+    parts, end = [], 0
+    for found in _PARAMETER.finditer(template):
+        parts.append(re.escape(template[end : found.start()]))
+        parts.append(f"(?P<{found.group(1)}>.+)" if found.group(2) else f"(?P<{found.group(1)}>[^/]+)")
+        end = found.end()
+    return re.compile("".join([*parts, re.escape(template[end:])]) + r"\Z")
+
+
 class Route(FrozenRecord):
-    __slots__ = ("endpoint", "method", "path")
+    __slots__ = ("endpoint", "method", "path", "pattern")
     method: str
     path: str
     endpoint: ASGIApp
+    pattern: re.Pattern[str] | None  # None: an exact path
 
     def __init__(self, method: str, path: str, endpoint: ASGIApp) -> None:
-        self._init(method=method, path=path, endpoint=endpoint)
+        self._init(method=method, path=path, endpoint=endpoint, pattern=_pattern(path) if "{" in path else None)
 
     def match(self, path: str) -> dict[str, str] | None:
-        head, brace, tail = self.path.partition("{")
-        if not brace:
+        if self.pattern is None:
             return {} if path == self.path else None
-        if not path.startswith(head) or len(path) == len(head):
-            return None
-        name = tail.split(":", 1)[0].rstrip("}")
-        return {name: path[len(head) :]}
+        found = self.pattern.match(path)
+        return None if found is None else found.groupdict()
 
 
 class Router:

@@ -1,8 +1,15 @@
 """OpenAI chat messages to Workers AI's messages form, refusing what gpt-oss cannot take.
 
 `developer` becomes `system`: gpt-oss's chat template turns the system message into its
-developer instructions, so the meaning is kept and every template understands it. Reasoning from
-earlier assistant turns is not sent back, as OpenAI advises for gpt-oss.
+developer instructions, so the meaning is kept and every template understands it.
+
+Reasoning goes back to the model as the assistant message's `reasoning` field, where gpt-oss's
+format keeps it: an assistant turn's chain of thought stays in the prompt until the assistant
+gives a final answer, and is dropped from then on (OpenAI's harmony guide; a tool loop degrades
+without it). `reasoning` is the field vLLM reads for an assistant turn's reasoning and the one
+Cloudflare's own workers-ai-provider sends; the model page's schema requires only `role` and
+`content` of a message and forbids no other field, so the body stays valid. Clients send it as
+`reasoning_content` (what the gateway answers with) or `reasoning`; both are read.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from typing import Any
 
 from .._errors import InvalidRequest
 
-__all__ = ["chat_messages", "text_of_parts"]
+__all__ = ["chat_messages", "keep_current_reasoning", "text_of_parts"]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _FIELDS = {
@@ -86,6 +93,10 @@ def _message(index: int, message: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"role": "system" if role == "developer" else role, "content": content}
     if role == "assistant" and message.get("tool_calls"):
         out["tool_calls"] = _tool_calls(message["tool_calls"], where)
+    if role == "assistant":
+        reasoning = _reasoning(message, where)
+        if reasoning:
+            out["reasoning"] = reasoning
     elif content is None:
         raise InvalidRequest(f"`{where}.content` is required for a {role} message.", param=f"{where}.content")
     if role == "tool":
@@ -99,5 +110,31 @@ def _message(index: int, message: Any) -> dict[str, Any]:
     return out
 
 
+def _reasoning(message: dict[str, Any], where: str) -> str:
+    for name in ("reasoning_content", "reasoning"):
+        value = message.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"`{where}.{name}` must be a string.", param=f"{where}.{name}")
+        if value:
+            return value
+    return ""
+
+
+def keep_current_reasoning(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the `reasoning` of every assistant turn up to the last final answer (an assistant
+    message with text and no tool calls): gpt-oss keeps a turn's reasoning only until it answers."""
+    final = max(
+        (
+            i
+            for i, m in enumerate(messages)
+            if m["role"] == "assistant" and m.get("content") and not m.get("tool_calls")
+        ),
+        default=-1,
+    )
+    for message in messages[: final + 1]:
+        message.pop("reasoning", None)
+    return messages
+
+
 def chat_messages(messages: list[Any]) -> list[dict[str, Any]]:
-    return [_message(index, message) for index, message in enumerate(messages)]
+    return keep_current_reasoning([_message(index, message) for index, message in enumerate(messages)])

@@ -6,10 +6,17 @@ The grammar is OpenAI's: `response.created`, `response.in_progress`; per output 
 then their `.done` events and `response.content_part.done`), `response.output_item.done`; and one of
 `response.completed`, `response.incomplete` (cut by max_output_tokens) or `response.failed`.
 Every event carries `type` and a `sequence_number` counting from 0.
+
+With `reasoning.summary`, a reasoning item also opens a summary part when it opens, and each
+reasoning delta is sent twice, as `response.reasoning_text.delta` and as
+`response.reasoning_summary_text.delta`: gpt-oss gives its reasoning, not a summary of it, so the
+summary carries the reasoning, live, as clients that show only summaries (the Vercel AI SDK) read it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from .._asgi.sse import encode_event
@@ -18,6 +25,7 @@ from .._upstream.answers import Delta
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
 from .._upstream.leaked_calls import HeldCall, call_id
+from .response_tools import ToolSet
 
 __all__ = ["ResponseBuilder", "ResponseRequest"]
 
@@ -32,6 +40,8 @@ class ResponseRequest:
         "model_name",
         "parallel_tool_calls",
         "recover_tools",
+        "seal",
+        "store",
         "tools",
     )
 
@@ -42,25 +52,29 @@ class ResponseRequest:
         inputs: dict[str, Any],
         model_name: str,
         max_tokens: int,
-        tools: set[str],
+        tools: ToolSet,
         recover_tools: bool,
         parallel_tool_calls: bool,
         id: str,
-        created_at: int,
+        store: bool = False,
+        seal: Callable[[str], str] | None = None,
+        created_at: int | None = None,
     ) -> None:
         self.body, self.inputs, self.model_name, self.max_tokens = body, inputs, model_name, max_tokens
         self.tools, self.recover_tools, self.parallel_tool_calls = tools, recover_tools, parallel_tool_calls
-        self.id, self.created_at = id, created_at
+        self.id, self.store, self.seal = id, store, seal
+        self.created_at = int(time.time()) if created_at is None else created_at
 
 
 class _Item:
-    __slots__ = ("call_id", "done", "id", "kind", "name", "output_index", "text")
+    __slots__ = ("call_id", "done", "id", "kind", "name", "output_index", "sealed", "text")
 
     def __init__(self, kind: str, id: str, output_index: int, *, name: str = "", call_id: str = "") -> None:
         self.kind = kind  # "reasoning" | "message" | "function_call"
         self.id, self.output_index, self.name, self.call_id = id, output_index, name, call_id
         self.text = ""
         self.done = False
+        self.sealed: str | None = None  # the reasoning's encrypted_content, once the item is done
 
 
 class ResponseBuilder:
@@ -71,10 +85,11 @@ class ResponseBuilder:
         self.sequence = 0
         self.usage = Usage()
         self.upstream_finish: str | None = None
-        self.finish = FinishState((), request.max_tokens)
-        self.held = HeldCall(request.tools, request.id, enabled=request.recover_tools)
+        self.finish_state = FinishState((), request.max_tokens)
+        self.held = HeldCall(request.tools.names, request.id, enabled=request.recover_tools)
         self.status = "in_progress"
         self.error: dict[str, Any] | None = None
+        self.stored = False  # set once the finished response has been stored
 
     # -- events -----------------------------------------------------------------------------
 
@@ -99,14 +114,18 @@ class ResponseBuilder:
             out += self._call(call.index, call.id, call.name, call.arguments)
         return out
 
-    def close(self) -> bytes:
+    def finish(self) -> bytes:
+        """End every item (their `.done` events) and settle the status; `final_event` follows."""
         out = self._release_held()
         for item in self.items:
             out += self._finish_item(item)
-        reason = self.finish.reason(self.upstream_finish, bool(self.calls), self.usage)
+        reason = self.finish_state.reason(self.upstream_finish, bool(self.calls), self.usage)
         self.status = "incomplete" if reason == "length" else "completed"
+        return out
+
+    def final_event(self) -> bytes:
         kind = "response.incomplete" if self.status == "incomplete" else "response.completed"
-        return out + self._event(kind, response=self.snapshot())
+        return self._event(kind, response=self.snapshot())
 
     def failed(self, exc: GatewayError) -> bytes:
         """Ends a broken stream: the response so far, marked failed, with the error."""
@@ -133,13 +152,20 @@ class ResponseBuilder:
                 content_index=0,
                 part=self._part(item, ""),
             )
+        if kind == "reasoning" and self._summary_wanted():
+            out += self._event(
+                "response.reasoning_summary_part.added", **self._summary_at(item), part=self._summary_part("")
+            )
         return item, out
 
     def _current(self, kind: str) -> _Item | None:
         return self.items[-1] if self.items and self.items[-1].kind == kind and not self.items[-1].done else None
 
     def _reasoning(self, text: str) -> bytes:
-        return self._append("reasoning", "rs", "response.reasoning_text.delta", text)
+        out = self._append("reasoning", "rs", "response.reasoning_text.delta", text)
+        if self._summary_wanted():
+            out += self._event("response.reasoning_summary_text.delta", **self._summary_at(self.items[-1]), delta=text)
+        return out
 
     def _content(self, text: str) -> bytes:
         if self.held.hold(text, at_start=self._current("message") is None):
@@ -194,7 +220,8 @@ class ResponseBuilder:
         item.done = True
         where = {"item_id": item.id, "output_index": item.output_index}
         if item.kind == "function_call":
-            out = self._event("response.function_call_arguments.done", **where, arguments=item.text, name=item.name)
+            name, _ = self.request.tools.call_of(item.name)
+            out = self._event("response.function_call_arguments.done", **where, arguments=item.text, name=name)
         elif item.kind == "reasoning":
             out = self._event("response.reasoning_text.done", **where, content_index=0, text=item.text)
             out += self._event("response.content_part.done", **where, content_index=0, part=self._part(item))
@@ -207,17 +234,21 @@ class ResponseBuilder:
     def _summary_wanted(self) -> bool:
         return bool((self.request.body.get("reasoning") or {}).get("summary"))
 
+    @staticmethod
+    def _summary_at(item: _Item) -> dict[str, Any]:
+        return {"item_id": item.id, "output_index": item.output_index, "summary_index": 0}
+
+    @staticmethod
+    def _summary_part(text: str) -> dict[str, Any]:
+        return {"type": "summary_text", "text": text}
+
     def _summary_events(self, item: _Item) -> bytes:
         # gpt-oss gives its reasoning, not a summary of it: a requested summary carries the reasoning.
         if not self._summary_wanted():
             return b""
-        where = {"item_id": item.id, "output_index": item.output_index, "summary_index": 0}
-        part = {"type": "summary_text", "text": item.text}
-        return (
-            self._event("response.reasoning_summary_part.added", **where, part={"type": "summary_text", "text": ""})
-            + self._event("response.reasoning_summary_text.delta", **where, delta=item.text)
-            + self._event("response.reasoning_summary_text.done", **where, text=item.text)
-            + self._event("response.reasoning_summary_part.done", **where, part=part)
+        where = self._summary_at(item)
+        return self._event("response.reasoning_summary_text.done", **where, text=item.text) + self._event(
+            "response.reasoning_summary_part.done", **where, part=self._summary_part(item.text)
         )
 
     # -- objects ----------------------------------------------------------------------------
@@ -231,23 +262,29 @@ class ResponseBuilder:
     def _item(self, item: _Item) -> dict[str, Any]:
         status = "completed" if item.done else "in_progress"
         if item.kind == "function_call":
-            return {
+            name, namespace = self.request.tools.call_of(item.name)
+            call = {
                 "id": item.id,
                 "type": "function_call",
                 "status": status,
                 "call_id": item.call_id,
-                "name": item.name,
+                "name": name,
                 "arguments": item.text if item.done else "",
             }
+            return {**call, "namespace": namespace} if namespace else call
         if item.kind == "reasoning":
-            summary = [{"type": "summary_text", "text": item.text}] if item.done and self._summary_wanted() else []
-            return {
+            summary = [self._summary_part(item.text)] if item.done and self._summary_wanted() else []
+            reasoning = {
                 "id": item.id,
                 "type": "reasoning",
                 "summary": summary,
                 "content": [self._part(item)] if item.done else [],
                 "status": status,
             }
+            if item.done and self.request.seal is not None:
+                item.sealed = item.sealed or self.request.seal(item.text)
+                reasoning["encrypted_content"] = item.sealed
+            return reasoning
         return {
             "id": item.id,
             "type": "message",
@@ -287,9 +324,9 @@ class ResponseBuilder:
             "model": self.request.model_name,
             "output": [self._item(item) for item in self.items] if done else [],
             "parallel_tool_calls": self.request.parallel_tool_calls,
-            "previous_response_id": None,
+            "previous_response_id": body.get("previous_response_id"),
             "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-            "store": False,
+            "store": self.stored if done else self.request.store,
             "temperature": body.get("temperature"),
             "top_p": body.get("top_p"),
             "text": body.get("text") or {"format": {"type": "text"}},

@@ -1,48 +1,48 @@
-"""`POST /v1/responses` (and `/ai/v1/responses`): OpenAI's Responses API.
+"""`POST /v1/responses` (and `/ai/v1/responses`): OpenAI's Responses API, stateful.
 
 Workers AI does not stream its Responses form for gpt-oss, so every request is sent as the
 messages form, which streams token by token, and the Responses objects and events are rebuilt
 from it. Streaming therefore carries real deltas as the model produces them; the events are
 synthesized from a whole answer only when the upstream answers JSON to a stream request.
+
+`store` defaults to true, as in OpenAI's API: a finished response is kept with its input and
+output items in the key's store (stored_responses.py), so `previous_response_id` and
+`item_reference` can name it later. A streamed response is stored before its last event is sent,
+so a client that reacts to `response.completed` can reference it at once; a failed one is not.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .._asgi.context import context_of
 from .._asgi.http import Receive, Scope, Send, send_json
 from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Obj, Spec, Str
 from .._asgi.sse import stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 from .._params import FieldPolicy, check_fields
+from .._stored.store import store_of
 from .._upstream.answers import Delta, ask_streamed, ask_whole
+from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
 from .models import resolve_model
-from .request import (
-    SAMPLING,
-    check_tool_choice,
-    max_tokens_of,
-    read_request,
-    sampling_inputs,
-)
+from .request import SAMPLING, affinity_options, max_tokens_of, read_request, sampling_inputs
 from .response_builder import ResponseBuilder, ResponseRequest
 from .response_input import input_messages
+from .response_tools import tool_set
+from .stored_responses import (
+    Conversation,
+    check_storable,
+    input_record,
+    new_response_id,
+    referenced_items,
+    save_response,
+    stored_context,
+)
 
 __all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "responses"]
 
-_FUNCTION = Obj(
-    {
-        "type": Str(enum=("function",)),
-        "name": Str(min_length=1),
-        "description": AnyOf((Str(), Null())),
-        "parameters": AnyOf((Obj(closed=False), Null())),
-        "strict": AnyOf((Bool(), Null())),
-    },
-    required=("type", "name"),
-)
 _FORMAT = Obj(
     {
         "type": Str(enum=("text", "json_object", "json_schema")),
@@ -58,6 +58,9 @@ FIELDS: dict[str, Spec] = {
     "model": Str(min_length=1),
     "input": AnyOf((Str(min_length=1), Array(Obj(closed=False), min_items=1))),
     "instructions": AnyOf((Str(), Null())),
+    "previous_response_id": Str(min_length=1),
+    "store": Bool(),
+    "include": Array(Str()),
     "reasoning": Obj(
         {
             "effort": AnyOf((Str(enum=("low", "medium", "high")), Null())),
@@ -68,26 +71,19 @@ FIELDS: dict[str, Spec] = {
     "temperature": SAMPLING["temperature"],
     "top_p": SAMPLING["top_p"],
     "tools": Array(Obj({"type": Str(min_length=1)}, required=("type",), closed=False)),
-    "tool_choice": AnyOf(
-        (
-            Str(enum=("none", "auto", "required")),
-            Obj({"type": Str(enum=("function",)), "name": Str(min_length=1)}, required=("type", "name")),
-        )
-    ),
+    "tool_choice": AnyOf((Str(enum=("none", "auto", "required")), Obj(closed=False))),
     "parallel_tool_calls": Bool(),
     "text": Obj({"format": _FORMAT}),
     "stream": Bool(),
     "metadata": AnyOf((Obj(closed=False), Null())),
+    "prompt_cache_key": Str(),
     "user": Str(),
 }
 
 IGNORED = {
-    "store": "responses are not stored yet; the answer is the same",
-    "include": "extra output (encrypted reasoning, logprobs) the gateway cannot fill",
     "truncation": "the context is never truncated; an over-long input is refused instead",
     "max_tool_calls": "a cap on built-in tool calls, which do not run here",
     "service_tier": "Workers AI has one service tier",
-    "prompt_cache_key": "a routing hint for prompt caching",
     "safety_identifier": "an abuse-monitoring tag for OpenAI; `user` goes on the log line",
     "client_metadata": "a client's own ids (Codex sends them)",
     "stream_options": "Responses streams here carry no obfuscation to turn off",
@@ -95,30 +91,14 @@ IGNORED = {
 }
 
 REFUSED = {
-    "previous_response_id": "responses are not stored; send the whole conversation in `input`.",
     "background": "background responses are not available; send background=false or leave it out.",
-    "conversation": "conversations are not stored; send the whole conversation in `input`.",
+    "conversation": "conversations are not stored; use `previous_response_id`, or send the whole conversation "
+    "in `input`.",
     "prompt": "stored prompt templates are not available.",
     "top_logprobs": "Workers AI does not return log probabilities.",
 }
 
 POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
-
-
-def _tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Responses' flat function tools to the messages form's `{type, function}`; refuse built-ins."""
-    out = []
-    for index, tool in enumerate(tools):
-        if tool.get("type") != "function":
-            raise InvalidRequest(
-                f"`tools[{index}].type` is {tool.get('type')!r}: built-in tools are not available "
-                'for gpt-oss on Workers AI; only "function" tools are.',
-                param=f"tools[{index}].type",
-            )
-        _FUNCTION.check(tool, f"tools[{index}]")
-        spec = {key: tool[key] for key in ("name", "description", "parameters") if tool.get(key) is not None}
-        out.append({"type": "function", "function": spec})
-    return out
 
 
 def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -133,63 +113,114 @@ def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
-def _tool_choice(choice: Any) -> Any:
-    if isinstance(choice, dict):
-        return {"type": "function", "function": {"name": choice["name"]}}
-    return choice
+def _wants_encrypted_reasoning(scope: Scope, include: list[str], ignored: list[str]) -> bool:
+    """`include` entries: encrypted reasoning is filled when a secret is configured; the others
+    (logprobs, built-in tools' results, image URLs) cannot be, and are reported."""
+    can_seal = sealer_for(scope) is not None
+    ignored += [f"include[{entry}]" for entry in include if entry != ENCRYPTED_CONTENT or not can_seal]
+    return can_seal and ENCRYPTED_CONTENT in include
 
 
-def _parse_responses_request(scope: Scope, body: dict[str, Any]) -> tuple[str, ResponseRequest]:
+def _wants_store(scope: Scope, body: dict[str, Any], ignored: list[str]) -> bool:
+    if body.get("store") is False:
+        return False
+    if store_of(scope) is None:  # no STORED_RESPONSES binding: nothing can be kept, and it is said
+        ignored.append("store")
+        return False
+    return True
+
+
+class _Plan:
+    """A parsed request: what goes upstream, and what the answer and its storing need."""
+
+    __slots__ = ("items", "options", "request", "session")
+
+    def __init__(
+        self, request: ResponseRequest, items: list[dict[str, Any]], session: str | None, options: dict[str, Any]
+    ) -> None:
+        self.request, self.items, self.session, self.options = request, items, session, options
+
+
+async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
     check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
     if body.get("input") is None:
         raise InvalidRequest("`input` is required: a string, or a list of input items.", param="input")
-    tools = _tools(body.get("tools") or [])
-    names = {tool["function"]["name"] for tool in tools}
-    check_tool_choice(body.get("tool_choice"), names)
+    ignored: list[str] = []
+    store = _wants_store(scope, body, ignored)
+    seal = _wants_encrypted_reasoning(scope, body.get("include") or [], ignored)
+    tools = tool_set(body.get("tools"), body.get("tool_choice"), ignored)
+    previous = body.get("previous_response_id")
+    prior = await stored_context(scope, previous) if previous else Conversation([], None)
+    value, referenced_session = (
+        await referenced_items(scope, body["input"]) if isinstance(body["input"], list) else (body["input"], None)
+    )
+    messages = input_messages(
+        value, body.get("instructions"), context=prior.items, open_reasoning=opener_for(scope), ignored=ignored
+    )
+    items = input_record(value)
+    if store:
+        check_storable(scope, items)
     sampling = sampling_inputs(body, max_tokens_of(body, "max_output_tokens"))
-    inputs: dict[str, Any] = {"messages": input_messages(body["input"], body.get("instructions")), **sampling.inputs}
+    inputs: dict[str, Any] = {"messages": messages, **sampling.inputs}
     reasoning = body.get("reasoning") or {}
     if reasoning.get("effort"):
         inputs["reasoning_effort"] = reasoning["effort"]
-    if tools:
-        inputs["tools"] = tools
-    if body.get("tool_choice") is not None:
-        inputs["tool_choice"] = _tool_choice(body["tool_choice"])
+    if tools.functions:
+        inputs["tools"] = tools.tools()
+    if tools.choice is not None:
+        inputs["tool_choice"] = tools.choice
     response_format = _response_format(body.get("text"))
     if response_format is not None:
         inputs["response_format"] = response_format
+    response_id = new_response_id(store)
+    # The session a conversation keeps (for prefix-cache affinity): its first stored response's id.
+    session = prior.session or referenced_session or (response_id if store else None)
+    if ignored:
+        context_of(scope).note_ignored(ignored)
     request = ResponseRequest(
         body=body,
         inputs=inputs,
         model_name=body["model"],
         max_tokens=sampling.max_tokens,
-        tools=names,
-        recover_tools=bool(names) and body.get("tool_choice") != "none",
+        tools=tools,
+        recover_tools=bool(tools.functions) and tools.choice != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
-        id="resp_" + os.urandom(16).hex(),
-        created_at=int(time.time()),
+        id=response_id,
+        store=store,
+        seal=sealer_for(scope) if seal else None,
     )
-    return model, request
+    return model, _Plan(request, items, session, affinity_options(scope, body.get("prompt_cache_key"), session))
+
+
+async def _save(scope: Scope, builder: ResponseBuilder, plan: _Plan) -> None:
+    if plan.request.store:
+        previous = plan.request.body.get("previous_response_id")
+        builder.stored = await save_response(scope, builder.snapshot(), plan.items, previous, plan.session)
 
 
 async def responses(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_request(scope, receive)
-    model, request = _parse_responses_request(scope, body)
-    builder = ResponseBuilder(request)
+    model, plan = await _parse(scope, body)
+    builder = ResponseBuilder(plan.request)
     if body.get("stream"):
-        deltas = await ask_streamed(scope, model, request.inputs)
-        await stream_events(scope, receive, send, _events(builder, deltas), builder.failed)
+        deltas = await ask_streamed(scope, model, plan.request.inputs, plan.options)
+        await stream_events(scope, receive, send, _events(scope, builder, deltas, plan), builder.failed)
         return
-    builder.feed((await ask_whole(scope, model, request.inputs)).as_delta())
-    builder.close()
+    builder.feed((await ask_whole(scope, model, plan.request.inputs, plan.options)).as_delta())
+    builder.finish()
+    await _save(scope, builder, plan)
     await send_json(send, 200, builder.snapshot())
 
 
-async def _events(builder: ResponseBuilder, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+async def _events(
+    scope: Scope, builder: ResponseBuilder, deltas: AsyncIterator[Delta], plan: _Plan
+) -> AsyncIterator[bytes]:
     yield builder.start()
     async for delta in deltas:
         out = builder.feed(delta)
         if out:
             yield out
-    yield builder.close()
+    items_done = builder.finish()
+    await _save(scope, builder, plan)  # before the last event: the response is referable once it is sent
+    yield items_done + builder.final_event()

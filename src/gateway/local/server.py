@@ -18,6 +18,7 @@ from .http_backends import OpenAIBackend, RestBackend
 from .keygen import key_entry, new_key
 from .keystore import DEFAULT_KEYS_FILE, FileKeyStore
 from .limits import local_guards
+from .response_store import InProcessResponses
 
 __all__ = ["BACKENDS", "LocalApp", "banner", "build_local_app", "choose_backend", "key_store", "make_backend", "serve"]
 
@@ -74,7 +75,13 @@ def build_local_app(root: Path, backend_name: str | None = None, environ: dict[s
         generated = new_key()
         env["GATEWAY_KEYS"] = json.dumps([key_entry("local-dev", generated)])
     backend = make_backend(backend_name or choose_backend(env), env)
-    app = Gateway(backend=backend, env=SimpleNamespace(**env), guards=local_guards(keys=store), log=_log_line)
+    app = Gateway(
+        backend=backend,
+        env=SimpleNamespace(**env),
+        guards=local_guards(keys=store),
+        store=InProcessResponses(),
+        log=_log_line,
+    )
     return LocalApp(app=app, backend=backend, env=env, generated_key=generated, key_store=store)
 
 

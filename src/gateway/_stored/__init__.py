@@ -1,0 +1,1 @@
+"""Stored responses: the Responses API's state, kept per API key."""
