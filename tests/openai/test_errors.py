@@ -223,3 +223,11 @@ def test_null_optional_fields_mean_not_set(make_gateway: MakeGateway) -> None:
     ):
         reply = run(request(gw.app, "POST", path, headers=gw.auth, body={"model": MODEL, required: None}))
         assert reply.status == 400 and reply.json()["error"]["param"] == required
+
+
+def test_the_stored_response_routes_answer_405_for_other_methods(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    reply = run(request(gw.app, "POST", "/v1/responses/resp_1", headers=gw.auth, body={}))
+    assert reply.status == 405 and reply.headers["allow"] == "DELETE, GET"
+    reply = run(request(gw.app, "GET", "/v1/responses/resp_1", query="stream=true", headers=gw.auth))
+    assert reply.status == 400 and reply.json()["error"]["param"] == "stream"

@@ -81,3 +81,22 @@ def test_a_message_gpt_oss_cannot_take_is_refused_naming_the_field(messages: lis
     with pytest.raises(InvalidRequest) as refused:
         chat_messages(messages)
     assert refused.value.param == param
+
+
+def test_reasoning_of_a_tool_calling_turn_goes_back_until_a_final_answer() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    loop = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [call], "reasoning_content": "I should call f."},
+        {"role": "tool", "tool_call_id": "c1", "content": "done"},
+    ]
+    assert chat_messages(loop)[1]["reasoning"] == "I should call f."
+    answered = [
+        *loop,
+        {"role": "assistant", "content": "All done.", "reasoning": "f worked."},
+        {"role": "user", "content": "ok"},
+    ]
+    assert all("reasoning" not in message for message in chat_messages(answered))
+    with pytest.raises(InvalidRequest) as refused:
+        chat_messages([{"role": "assistant", "content": "x", "reasoning_content": 3}])
+    assert refused.value.param == "messages[0].reasoning_content"

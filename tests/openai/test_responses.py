@@ -168,10 +168,39 @@ def test_the_event_grammar_for_a_tool_call(make_gateway: MakeGateway) -> None:
     assert json.loads(done["arguments"]) == {"city": "Kyiv"} and done["name"] == "get_weather"
 
 
-def test_a_reasoning_summary_carries_the_reasoning(make_gateway: MakeGateway) -> None:
-    events = grammar(make_gateway, {"input": "x", "reasoning": {"summary": "auto"}})
-    assert "response.reasoning_summary_text.done" in [e["type"] for e in events]
-    assert events[-1]["response"]["output"][0]["summary"][0]["type"] == "summary_text"
+def test_a_reasoning_summary_streams_live_in_openais_order(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(Emulator(token_delay_ms=20))
+    body = {"model": MODEL, "stream": True, "input": "x", "reasoning": {"summary": "auto"}}
+    reply = run(request(gw.app, "POST", "/v1/responses", body=body, headers=gw.auth))
+    events = [json.loads(data) for data in reply.events()]
+    item_id = events[2]["item"]["id"]
+    kinds = [e["type"] for e in events if item_id in (e.get("item_id"), e.get("item", {}).get("id"))]
+    assert kinds[:3] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.reasoning_summary_part.added",
+    ]
+    middle = kinds[3:-5]
+    assert middle == ["response.reasoning_text.delta", "response.reasoning_summary_text.delta"] * (len(middle) // 2)
+    assert len(middle) > 10, "token by token"
+    assert kinds[-5:] == [
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+    ]
+    summary = [e for e in events if e["type"] == "response.reasoning_summary_text.delta"]
+    text = [e for e in events if e["type"] == "response.reasoning_text.delta"]
+    assert [e["delta"] for e in summary] == [e["delta"] for e in text]
+    assert {e["summary_index"] for e in summary} == {0}
+    done = next(e for e in events if e["type"] == "response.reasoning_summary_text.done")
+    assert done["text"] == "".join(e["delta"] for e in summary)
+    assert events[-1]["response"]["output"][0]["summary"] == [{"type": "summary_text", "text": done["text"]}]
+    # Live: the first summary delta leaves long before the reasoning ends, not as one delta after it.
+    first = next(t for t, chunk in reply.chunks if b"reasoning_summary_text.delta" in chunk)
+    ended = next(t for t, chunk in reply.chunks if b"reasoning_text.done" in chunk)
+    assert ended - first > 0.15, (first, ended)
 
 
 def test_max_output_tokens_reached_is_response_incomplete(make_gateway: MakeGateway) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -198,7 +197,7 @@ async def save_response(
         "id": response["id"],
         "previous_id": previous_id,
         "session": session,
-        "expires_ms": int((time.time() + settings.responses_retention_s) * 1000),
+        "retention_ms": int(settings.responses_retention_s * 1000),
         "response": {**response, "output": output, "store": True},
         "input": items,
         "output": output,

@@ -44,7 +44,7 @@ class ResponseArchive:
             sql.exec(statement)
 
     def save(self, record: str, now_ms: int) -> dict[str, Any]:
-        """Store a response: `record` is JSON `{id, previous_id, session, expires_ms, response,
+        """Store a response: `record` is JSON `{id, previous_id, session, retention_ms, response,
         input, output}`, items as objects with an `id`. Saving an id again replaces it."""
         self.purge(now_ms)
         parsed = json.loads(record)
@@ -56,7 +56,7 @@ class ResponseArchive:
             parsed.get("previous_id"),
             parsed.get("session"),
             now_ms,
-            int(parsed["expires_ms"]),
+            now_ms + int(parsed["retention_ms"]),
             json.dumps(parsed["response"], separators=(",", ":")),
         )
         items = [("input", item) for item in parsed["input"]] + [("output", item) for item in parsed["output"]]

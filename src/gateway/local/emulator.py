@@ -201,7 +201,15 @@ def _schema_of(inputs: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
 def _hint(text: str) -> str:
+    """What string arguments are filled with: the last `code span` of the user's message (so a test
+    can say "run `echo hi` with exec_command"), else its last capitalised word."""
+    spans = _CODE_SPAN.findall(text)
+    if spans:
+        return str(spans[-1])
     words = re.findall(r"[A-Z][a-z]+", text)
     return words[-1] if words else "example"
 
