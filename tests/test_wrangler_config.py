@@ -10,6 +10,7 @@ from typing import Any
 from gateway._config import read_settings
 from gateway._limits.bindings import BUDGETS_BINDING, USAGE_BINDING
 from gateway._policy import binding_name
+from gateway._stored.bindings import STORE_BINDING
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +44,16 @@ def test_the_budget_object_is_bound_exported_and_sqlite_backed() -> None:
 
 def test_usage_goes_to_analytics_engine() -> None:
     assert [d["binding"] for d in _config()["analytics_engine_datasets"]] == [USAGE_BINDING]
+
+
+def test_the_response_store_is_bound_exported_sqlite_backed_and_in_its_own_migration() -> None:
+    config = _config()
+    [binding] = [b for b in config["durable_objects"]["bindings"] if b["name"] == STORE_BINDING]
+    assert binding["class_name"] == "StoredResponses"
+    tags = [m["tag"] for m in config["migrations"]]
+    assert len(tags) == len(set(tags)), "each migration has its own tag"
+    [migration] = [m for m in config["migrations"] if "StoredResponses" in m.get("new_sqlite_classes", [])]
+    assert migration["tag"] != "v1", "a deployed v1 migration is never edited: the new class has its own"
+    assert "StoredResponses" in (ROOT / "src" / "entry.py").read_text()
+    settings = read_settings(SimpleNamespace(**config["vars"]))
+    assert settings.responses_retention_s == 30 * 86_400 and settings.responses_max_bytes == 1_048_576

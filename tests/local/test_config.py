@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.local.config import load_env, parse_dev_vars
-from gateway.local.server import build_local_app, choose_backend
+from gateway.local.server import banner, build_local_app, choose_backend
 
 
 def write_project(root: Path, dev_vars: str | None = None) -> None:
@@ -42,3 +42,14 @@ def test_without_keys_a_key_is_made_for_the_run(tmp_path: Path) -> None:
     assert local.backend.name == "emulator"
     configured = build_local_app(tmp_path, environ={"GATEWAY_KEYS": '[{"name":"a","sha256":"' + "0" * 64 + '"}]'})
     assert configured.generated_key is None
+
+
+def test_without_a_reasoning_secret_one_is_made_for_the_run_and_said(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    local = build_local_app(tmp_path, environ={})
+    assert local.generated_secret and len(local.env["REASONING_SECRET"]) >= 32
+    assert "secret made for this run" in banner(local, "http://127.0.0.1:1")
+    assert build_local_app(tmp_path, environ={}).env["REASONING_SECRET"] != local.env["REASONING_SECRET"]
+    kept = build_local_app(tmp_path, environ={"REASONING_SECRET": "k" * 40})
+    assert not kept.generated_secret and kept.env["REASONING_SECRET"] == "k" * 40
+    assert "secret made for this run" not in banner(kept, "http://127.0.0.1:1")

@@ -18,6 +18,7 @@ def test_banner_states_url_backend_models_and_the_key(server: Server) -> None:
     assert "backend:  emulator" in server.banner
     assert "@cf/openai/gpt-oss-120b" in server.banner
     assert server.key.startswith("gw-")
+    assert "reasoning: encrypted_content sealed with a secret made for this run" in server.banner
 
 
 def test_a_request_over_http_with_the_printed_key(server: Server) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ class LocalApp:
     env: dict[str, str]
     generated_key: str | None
     key_store: FileKeyStore | None = None
+    generated_secret: bool = False
 
 
 def key_store(root: Path, env: dict[str, str]) -> FileKeyStore | None:
@@ -74,6 +76,10 @@ def build_local_app(root: Path, backend_name: str | None = None, environ: dict[s
         # Never serve open: make a key for this run only, and say so.
         generated = new_key()
         env["GATEWAY_KEYS"] = json.dumps([key_entry("local-dev", generated)])
+    generated_secret = not env.get("REASONING_SECRET", "").strip()
+    if generated_secret:
+        # Encrypted reasoning needs a secret; one made for this run keeps Codex working locally.
+        env["REASONING_SECRET"] = secrets.token_urlsafe(32)
     backend = make_backend(backend_name or choose_backend(env), env)
     app = Gateway(
         backend=backend,
@@ -82,7 +88,9 @@ def build_local_app(root: Path, backend_name: str | None = None, environ: dict[s
         store=InProcessResponses(),
         log=_log_line,
     )
-    return LocalApp(app=app, backend=backend, env=env, generated_key=generated, key_store=store)
+    return LocalApp(
+        app=app, backend=backend, env=env, generated_key=generated, key_store=store, generated_secret=generated_secret
+    )
 
 
 def _log_line(line: str) -> None:
@@ -110,6 +118,12 @@ def banner(local: LocalApp, url: str) -> str:
         lines.append(f"  keys:     also from {local.key_store.path} (read on each request)")
     if settings.tiers:
         lines.append(f"  tiers:    {', '.join(settings.tiers)} (limits in-process)")
+    lines.append("  stored:   responses in memory for this run (store, previous_response_id, item_reference)")
+    if local.generated_secret:
+        lines += [
+            "  reasoning: encrypted_content sealed with a secret made for this run (REASONING_SECRET is not set);",
+            "            tokens from this run do not open after a restart",
+        ]
     lines += [f"  problem:  {problem}" for problem in settings.problems]
     lines.append(f"  try:      curl {url}/healthz")
     return "\n".join(lines)
