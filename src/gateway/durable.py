@@ -11,6 +11,7 @@ runtime converts RPC arguments and results (plain numbers, strings, lists, dicts
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -72,8 +73,8 @@ class StoredResponses(DurableObject):  # type: ignore[no-untyped-call]
     async def context(self, response_id: str) -> dict[str, Any]:
         return self.archive.context(str(response_id), _now_ms())
 
-    async def items(self, ids: list[str]) -> dict[str, Any]:
-        return self.archive.items([str(item_id) for item_id in ids], _now_ms())
+    async def items(self, ids: str) -> dict[str, Any]:
+        return self.archive.items([str(item_id) for item_id in json.loads(str(ids))], _now_ms())
 
     async def alarm(self, *_info: Any) -> None:
         self.archive.purge(_now_ms())

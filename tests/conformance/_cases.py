@@ -107,9 +107,10 @@ def durable_object(class_name: str) -> dict[str, str]:
     return {"class": class_name}
 
 
-def durable_object_failing(message: str) -> dict[str, str]:
-    """A Durable Object namespace whose every call rejects: an object that is broken or unreachable."""
-    return {"throw": message}
+def durable_object_failing(message: str, methods: Sequence[str] = ("reserve", "settle")) -> dict[str, Any]:
+    """A Durable Object namespace whose every call (of these RPC methods) rejects: an object that is
+    broken or unreachable."""
+    return {"throw": message, "methods": list(methods)}
 
 
 def sse(*events: Json) -> list[str]:
@@ -156,10 +157,11 @@ class Case:
     ratelimits: Mapping[str, Sequence[bool | dict[str, str]]] = field(default_factory=dict)
     kv: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     analytics: Sequence[str] = ()
-    durable_objects: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    durable_objects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     omit: Sequence[str] = ()  # env names to leave out, such as "AI"
     # Requests sent first, each read to its end and its waitUntil work settled, against the same
-    # Worker and the same doubles: Outcome.earlier has their replies.
+    # Worker and the same doubles: Outcome.earlier has their replies. A later request's path and
+    # body may name a value of an earlier reply as {{earlier.N.path.to.value}} (see harness.mjs).
     earlier: Sequence[HttpRequest] = ()
     # Requests started together with `request`, each read to its end: Outcome.alongside.
     alongside: Sequence[HttpRequest] = ()
@@ -310,6 +312,7 @@ class DurableObjects:
     calls: list[DurableObjectCall]
     tables: dict[str, dict[str, list[dict[str, Json]]]]  # object name -> table -> rows
     statements: dict[str, list[dict[str, Any]]]  # object name -> [{query, bindings, error}]
+    alarms: dict[str, list[float]]  # object name -> every time it set its alarm to (epoch ms)
 
     @classmethod
     def from_report(cls, raw: Mapping[str, Any]) -> DurableObjects:
@@ -319,6 +322,7 @@ class DurableObjects:
             calls=[DurableObjectCall(**call) for call in raw["calls"]],
             tables={name: obj["tables"] for name, obj in objects.items()},
             statements={name: obj["statements"] for name, obj in objects.items()},
+            alarms={name: obj.get("alarms_set", []) for name, obj in objects.items()},
         )
 
     def calls_to(self, method: str) -> list[DurableObjectCall]:

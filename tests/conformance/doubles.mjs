@@ -341,7 +341,7 @@ export class DurableObjectNamespace {
   get(id) {
     if (!(id instanceof DurableObjectId)) throw new TypeError("get() needs a DurableObjectId from idFromName()");
     const stub = new DurableObjectStub(id);
-    for (const method of this.#host?.methods ?? ["reserve", "settle"]) {
+    for (const method of this.#host?.methods ?? this.#spec.methods ?? ["reserve", "settle"]) {
       stub[method] = (...args) => this.#call(id, method, args);
     }
     return stub;
@@ -394,7 +394,11 @@ export class DurableObjectNamespace {
     const objects = Object.fromEntries(
       [...this.#objects].map(([name, { state }]) => [
         name,
-        { tables: state.storage.sql.dump(), statements: state.storage.sql.statements },
+        {
+          tables: state.storage.sql.dump(),
+          statements: state.storage.sql.statements,
+          alarms_set: state.storage.alarmsSet,
+        },
       ]),
     );
     return { names: this.names, calls: this.calls, objects };

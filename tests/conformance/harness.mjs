@@ -339,6 +339,44 @@ async function exchange(workerClass, requestSpec, read, env, tracker, clock, con
   return reply;
 }
 
+/** The JSON of an earlier reply: its body, or (an event stream) the last event that holds a response. */
+function replyJson(reply) {
+  const text = Buffer.concat((reply.chunks ?? []).map((c) => Buffer.from(c.b64, "base64"))).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch {
+    const events = text.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6));
+    const parsed = events.flatMap((data) => {
+      try {
+        return [JSON.parse(data)];
+      } catch {
+        return [];
+      }
+    });
+    return parsed.filter((event) => event && event.response).at(-1) ?? null;
+  }
+}
+
+/**
+ * A request that names values of earlier replies, `{{earlier.N.path.to.value}}` in its path or
+ * body (ids the Worker made: a response id, an item id, a sealed token), with them filled in.
+ */
+function withEarlierValues(requestSpec, earlier) {
+  const fill = (text) =>
+    text.replace(/\{\{earlier\.(\d+)\.([\w.]+)\}\}/g, (whole, index, path) => {
+      let value = replyJson(earlier[Number(index)] ?? {});
+      for (const step of path.split(".")) value = value?.[/^\d+$/.test(step) ? Number(step) : step];
+      if (value === undefined || value === null) throw new Error(`the case names ${whole}, which the earlier reply lacks`);
+      return String(value);
+    });
+  const body = requestSpec.body_b64 == null ? null : Buffer.from(requestSpec.body_b64, "base64").toString("utf8");
+  return {
+    ...requestSpec,
+    path: fill(requestSpec.path),
+    body_b64: body == null ? null : Buffer.from(fill(body)).toString("base64"),
+  };
+}
+
 async function runCase(spec, context) {
   const clock = new Clock();
   const logs = [];
@@ -354,17 +392,23 @@ async function runCase(spec, context) {
   if (error) {
     outcome.error = { name: "HarnessError", message: error };
   } else {
-    // Earlier requests run to the end, waitUntil work included, before the next one starts.
-    for (const requestSpec of spec.earlier ?? []) {
-      outcome.earlier.push(await exchange(workerClass, requestSpec, null, env, tracker, clock, context, timeoutMs));
-      await tracker.settle(spec.settle_timeout_ms ?? 2000);
+    try {
+      // Earlier requests run to the end, waitUntil work included, before the next one starts.
+      for (const requestSpec of spec.earlier ?? []) {
+        const filled = withEarlierValues(requestSpec, outcome.earlier);
+        outcome.earlier.push(await exchange(workerClass, filled, null, env, tracker, clock, context, timeoutMs));
+        await tracker.settle(spec.settle_timeout_ms ?? 2000);
+      }
+      // Requests alongside start together with the case's own, each read to its end.
+      const alongside = (spec.alongside ?? []).map((requestSpec) =>
+        exchange(workerClass, requestSpec, null, env, tracker, clock, context, timeoutMs),
+      );
+      const own = withEarlierValues(spec.request, outcome.earlier);
+      const reply = await exchange(workerClass, own, spec.read, env, tracker, clock, context, timeoutMs);
+      Object.assign(outcome, reply, { alongside: await Promise.all(alongside) });
+    } catch (error) {
+      outcome.error = { name: "HarnessError", message: String(error?.message ?? error) };
     }
-    // Requests alongside start together with the case's own, each read to its end.
-    const alongside = (spec.alongside ?? []).map((requestSpec) =>
-      exchange(workerClass, requestSpec, null, env, tracker, clock, context, timeoutMs),
-    );
-    const reply = await exchange(workerClass, spec.request, spec.read, env, tracker, clock, context, timeoutMs);
-    Object.assign(outcome, reply, { alongside: await Promise.all(alongside) });
   }
   // Give cancellations and waitUntil work time to land before reading the doubles.
   await new Promise((resolve) => setTimeout(resolve, spec.settle_ms ?? 20));

@@ -8,7 +8,8 @@
 //   cursor.toArray() / one() / raw() / next() / [Symbol.iterator]
 //   cursor.columnNames, rowsRead, rowsWritten
 //
-// Supported: CREATE TABLE [IF NOT EXISTS]; INSERT [OR REPLACE] INTO t (cols) VALUES (...);
+// Supported: CREATE TABLE [IF NOT EXISTS]; CREATE INDEX [IF NOT EXISTS] name ON t (cols) (checked,
+// then a no-op: the double scans); INSERT [OR REPLACE] INTO t (cols) VALUES (...);
 // SELECT exprs FROM t [WHERE ...]; UPDATE t SET col = expr, ... [WHERE ...];
 // DELETE FROM t [WHERE ...]. Expressions: columns, `?`, numbers, 'strings', NULL,
 // + - * /, = != <> < <= > >=, AND, OR, NOT, (...), COUNT(*), COUNT(x), SUM, MAX, MIN,
@@ -290,7 +291,24 @@ class Table {
   }
 }
 
+function parseCreateIndex(parser, db) {
+  if (parser.optionalWord("IF")) {
+    parser.word("NOT");
+    parser.word("EXISTS");
+  }
+  parser.name();
+  parser.word("ON");
+  const table = tableOf(parser, db);
+  parser.punct("(");
+  for (const column of parser.list(() => parser.name())) {
+    if (!table.columns.includes(column)) throw new Error(`SQL double: table ${table.name} has no column ${column}`);
+  }
+  parser.punct(")");
+  return { rows: [], columns: [], written: 0 };
+}
+
 function parseCreate(parser, db) {
+  if (parser.optionalWord("INDEX")) return parseCreateIndex(parser, db);
   parser.word("TABLE");
   let ifNotExists = false;
   if (parser.optionalWord("IF")) {
@@ -541,9 +559,26 @@ export class SqlStorage {
   }
 }
 
-/** `ctx.storage` of a SQLite-backed Durable Object (only its `sql` is doubled). */
+/** `ctx.storage` of a SQLite-backed Durable Object: its `sql`, and its alarm (recorded, never fired). */
 export class DurableObjectStorage {
   constructor(isPyProxy) {
     this.sql = new SqlStorage(isPyProxy);
+    this.alarm = null;
+    this.alarmsSet = [];
+  }
+
+  async setAlarm(scheduledTime) {
+    const ms = scheduledTime instanceof Date ? scheduledTime.getTime() : scheduledTime;
+    if (typeof ms !== "number" || !Number.isFinite(ms)) throw new TypeError(`setAlarm needs epoch ms, got ${ms}`);
+    this.alarm = ms;
+    this.alarmsSet.push(ms);
+  }
+
+  async getAlarm() {
+    return this.alarm;
+  }
+
+  async deleteAlarm() {
+    this.alarm = null;
   }
 }

@@ -6,6 +6,7 @@ token budgets are. The object's methods (gateway/durable.py) take and answer pla
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .._js import plain
@@ -43,5 +44,6 @@ class DurableResponses:
         return found
 
     async def items(self, key_id: str, ids: list[str]) -> dict[str, Any]:
-        found: dict[str, Any] = plain(await self._stub(key_id).items(ids))
+        # A list crosses as JSON text: plain under every SDK, however it converts lists.
+        found: dict[str, Any] = plain(await self._stub(key_id).items(json.dumps(ids)))
         return found
