@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import socket
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -79,6 +82,57 @@ def server() -> Iterator[Server]:
         wait_until_up(url, deadline)
         key = re.search(r"key:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
         yield Server(process, url, key, banner)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(5)
+
+
+@dataclass
+class LoggedServer:
+    """A `gateway serve` whose output goes to a file, so a test can read its log lines."""
+
+    process: subprocess.Popen[str]
+    url: str
+    key: str
+    output: Path
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The JSON log line of every request so far."""
+        text = self.output.read_text()
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@contextlib.contextmanager
+def logged_server(directory: Path, **variables: str) -> Iterator[LoggedServer]:
+    """Start `gateway serve` on a free loopback port with these variables; stop it afterwards."""
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GATEWAY_KEYS", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "UPSTREAM_BASE_URL")
+    }
+    env.update(variables)
+    output = directory / "gateway-serve.log"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while "try:" not in output.read_text():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError("gateway serve printed no banner:\n" + output.read_text())
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, deadline)
+        key = re.search(r"key:\s+(\S+)", output.read_text()).group(1)  # type: ignore[union-attr]
+        yield LoggedServer(process, url, key, output)
     finally:
         if process.poll() is None:
             process.kill()

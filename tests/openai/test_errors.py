@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -231,3 +232,13 @@ def test_the_stored_response_routes_answer_405_for_other_methods(make_gateway: M
     assert reply.status == 405 and reply.headers["allow"] == "DELETE, GET"
     reply = run(request(gw.app, "GET", "/v1/responses/resp_1", query="stream=true", headers=gw.auth))
     assert reply.status == 400 and reply.json()["error"]["param"] == "stream"
+
+
+def test_log_prompts_puts_an_openai_request_body_on_the_log_line(make_gateway: MakeGateway) -> None:
+    body = {"model": MODEL, "messages": HELLO}
+    quiet = make_gateway()
+    run(request(quiet.app, "POST", "/v1/chat/completions", headers=quiet.auth, body=body))
+    assert "request_body" not in json.loads(quiet.logs[-1])
+    loud = make_gateway(LOG_PROMPTS="true")
+    run(request(loud.app, "POST", "/v1/chat/completions", headers=loud.auth, body=body))
+    assert json.loads(loud.logs[-1])["request_body"] == body

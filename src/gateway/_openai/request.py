@@ -9,6 +9,7 @@ from .._asgi.context import RequestContext, context_of
 from .._asgi.http import Receive, Scope, header, read_json_object
 from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str, check
 from .._catalog import CONTEXT_WINDOW, OPENAI_DEFAULT_MAX_TOKENS
+from .._config import settings_of
 from .._digest import sha256
 from .._errors import InvalidRequest
 from .._limits.guards import key_of
@@ -95,9 +96,12 @@ def max_tokens_of(body: Mapping[str, Any], *names: str) -> int | None:
 
 
 async def read_request(scope: Scope, receive: Receive) -> dict[str, Any]:
-    """The request's JSON body; its `user` tag goes on the log line."""
+    """The request's JSON body; its `user` tag goes on the log line, and with LOG_PROMPTS the body."""
     body = await read_json_object(scope, receive)
-    note_user(context_of(scope), body)
+    context = context_of(scope)
+    note_user(context, body)
+    if settings_of(scope).log_prompts:
+        context.extra["request_body"] = body
     return body
 
 
