@@ -123,3 +123,33 @@ def test_faults_parse_from_the_variable() -> None:
         False,
         20.0,
     )
+
+
+def test_a_tool_loop_takes_arguments_from_a_code_span_and_answers_from_the_output() -> None:
+    exec_tool = {
+        "type": "function",
+        "function": {
+            "name": "exec_command",
+            "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
+        },
+    }
+    ask = {"role": "user", "content": "Use exec_command to run `echo hi there`, please."}
+    first = answer({"messages": [ask], "tools": [exec_tool]})
+    call = first["choices"][0]["message"]["tool_calls"][0]
+    assert json.loads(call["function"]["arguments"]) == {"cmd": "echo hi there"}
+    turn = {"role": "assistant", "content": None, "tool_calls": [call], "reasoning": "run it"}
+    output = {"role": "tool", "tool_call_id": call["id"], "content": "hi there"}
+    second = answer({"messages": [ask, turn, output], "tools": [exec_tool]})
+    assert second["choices"][0]["message"]["content"] == "The tool returned: hi there"
+
+
+def test_prefix_caching_reports_shared_whole_blocks_per_session() -> None:
+    emulator = Emulator(token_delay_ms=0)
+    long = {"role": "system", "content": "A shared preamble of many words. " * 10}
+    session = {"extraHeaders": {"x-session-affinity": "ses_1"}}
+    cold = run(emulator.run(MODEL, {"messages": [long, {"role": "user", "content": "one"}]}, session))
+    warm = run(emulator.run(MODEL, {"messages": [long, {"role": "user", "content": "two"}]}, session))
+    other = run(emulator.run(MODEL, {"messages": [long, {"role": "user", "content": "two"}]}, {}))
+    assert "prompt_tokens_details" not in cold["usage"] and "prompt_tokens_details" not in other["usage"]
+    cached = warm["usage"]["prompt_tokens_details"]["cached_tokens"]
+    assert cached % 16 == 0 and 0 < cached < warm["usage"]["prompt_tokens"]

@@ -33,7 +33,8 @@ def _preflight(origin: str, method: str = "POST", headers: str = SDK_HEADERS) ->
         ("*", EVIL, "POST", SDK_HEADERS, 204, "*", None),
         (APP, EVIL, "POST", SDK_HEADERS, 403, None, None),
         ("", APP, "POST", SDK_HEADERS, 403, None, None),
-        (APP, APP, "DELETE", "authorization", 403, None, None),
+        (APP, APP, "DELETE", "authorization", 204, APP, "true"),  # DELETE /v1/responses/{id}
+        (APP, APP, "PUT", "authorization", 403, None, None),
         (APP, APP, "POST", "authorization, x-evil", 403, None, None),
         (APP, APP.upper(), "POST", "authorization", 403, None, None),
     ],
@@ -57,7 +58,7 @@ def test_preflight_matrix(
     if status == 204:
         allowed = reply.headers["access-control-allow-headers"].split(", ")
         assert allowed == [h.strip() for h in headers.split(",")]
-        assert reply.headers["access-control-allow-methods"] == "GET, POST, OPTIONS"
+        assert reply.headers["access-control-allow-methods"] == "GET, POST, DELETE, OPTIONS"
     else:
         # A refusal on /ai/run is in Cloudflare's envelope, like every other error there.
         body = reply.json()

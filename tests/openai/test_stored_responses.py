@@ -311,3 +311,38 @@ def test_retrieve_with_include_seals_the_reasoning(gw: Harness) -> None:
     follow.append({"role": "user", "content": "next"})
     assert run(client.responses.create(model=MODEL, input=follow)).status == "completed"  # type: ignore[arg-type]
     assert created.output[0].encrypted_content is None
+
+
+def test_a_store_that_fails_still_delivers_the_answer_unstored(gw: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(key_id: str, record: str) -> None:
+        raise ConnectionError("object unreachable")
+
+    assert gw.store is not None
+    monkeypatch.setattr(gw.store, "save", broken)
+    reply = run(
+        request(
+            gw.app,
+            "POST",
+            "/v1/responses",
+            body={"model": MODEL, "input": "x"},
+            headers={"authorization": f"Bearer {KEY}"},
+        )
+    )
+    assert reply.status == 200 and reply.json()["store"] is False
+    assert "object unreachable" in json.loads(gw.logs[-1])["store_error"]
+
+    async def down(key_id: str, response_id: str) -> str | None:
+        raise ConnectionError("object unreachable")
+
+    monkeypatch.setattr(gw.store, "response", down)
+    lookup = run(request(gw.app, "GET", "/v1/responses/resp_1", headers={"authorization": f"Bearer {KEY}"}))
+    assert lookup.status == 503 and lookup.json()["error"]["code"] == "store_unavailable"
+    assert lookup.headers["retry-after"] == "1"
+
+
+def test_an_answer_that_would_overflow_the_cap_is_returned_unstored(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(RESPONSES_MAX_BYTES="16384")
+    reply = run(request(gw.app, "POST", "/v1/responses", body={"model": MODEL, "input": "y " * 8100}, headers=gw.auth))
+    assert reply.status == 200, reply.body  # the input fits; the answer, which echoes it, does not
+    assert reply.json()["store"] is False
+    assert json.loads(gw.logs[-1])["store_error"] == "over RESPONSES_MAX_BYTES"

@@ -19,7 +19,7 @@ from .._policy import ANY
 
 __all__ = ["CORSMiddleware", "header_allowed"]
 
-_ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
+_ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")  # DELETE: /v1/responses/{id}
 # What the official SDKs and curl examples send; `x-stainless-*` and `openai-*` are prefixes.
 _ALLOWED_HEADERS = frozenset({"authorization", "content-type", "x-api-key", "x-request-id", "accept"})
 _ALLOWED_PREFIXES = ("x-stainless-", "openai-")
