@@ -30,7 +30,7 @@ from .models import resolve_model
 from .request import SAMPLING, affinity_options, max_tokens_of, read_request, sampling_inputs
 from .response_builder import ResponseBuilder, ResponseRequest
 from .response_input import input_messages
-from .response_tools import tool_set
+from .response_tools import ToolSet, tool_set
 from .stored_responses import (
     Conversation,
     check_storable,
@@ -130,6 +130,24 @@ def _wants_store(scope: Scope, body: dict[str, Any], ignored: list[str]) -> bool
     return True
 
 
+def _upstream_inputs(
+    body: dict[str, Any], messages: list[dict[str, Any]], tools: ToolSet, sampling: dict[str, Any]
+) -> dict[str, Any]:
+    """The messages form Workers AI is asked for."""
+    inputs: dict[str, Any] = {"messages": messages, **sampling}
+    effort = (body.get("reasoning") or {}).get("effort")
+    if effort:
+        inputs["reasoning_effort"] = effort
+    if tools.functions:
+        inputs["tools"] = tools.tools()
+    if tools.choice is not None:
+        inputs["tool_choice"] = tools.choice
+    response_format = _response_format(body.get("text"))
+    if response_format is not None:
+        inputs["response_format"] = response_format
+    return inputs
+
+
 class _Plan:
     """A parsed request: what goes upstream, and what the answer and its storing need."""
 
@@ -158,21 +176,11 @@ async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
     messages = input_messages(
         value, body.get("instructions"), context=prior.items, open_reasoning=opener_for(scope), ignored=ignored
     )
-    items = input_record(value)
+    items = input_record(value) if store else []
     if store:
         check_storable(scope, items)
     sampling = sampling_inputs(body, max_tokens_of(body, "max_output_tokens"))
-    inputs: dict[str, Any] = {"messages": messages, **sampling.inputs}
-    reasoning = body.get("reasoning") or {}
-    if reasoning.get("effort"):
-        inputs["reasoning_effort"] = reasoning["effort"]
-    if tools.functions:
-        inputs["tools"] = tools.tools()
-    if tools.choice is not None:
-        inputs["tool_choice"] = tools.choice
-    response_format = _response_format(body.get("text"))
-    if response_format is not None:
-        inputs["response_format"] = response_format
+    inputs = _upstream_inputs(body, messages, tools, sampling.inputs)
     response_id = new_response_id(store)
     # The session a conversation keeps (for prefix-cache affinity): its first stored response's id.
     session = prior.session or referenced_session or (response_id if store else None)
