@@ -16,7 +16,7 @@ from .._errors import InvalidRequest
 from .._limits.guards import key_of
 from .._seal import SealError
 
-__all__ = ["ENCRYPTED_CONTENT", "opener_for", "sealer_for"]
+__all__ = ["ENCRYPTED_CONTENT", "no_secret", "opener_for", "sealer_for"]
 
 ENCRYPTED_CONTENT = "reasoning.encrypted_content"
 
@@ -24,6 +24,15 @@ ENCRYPTED_CONTENT = "reasoning.encrypted_content"
 def _context(scope: Scope) -> str:
     key = key_of(scope)
     return key.key_id if key is not None else ""
+
+
+def no_secret(token: str, where: str) -> str:
+    """The opener when no REASONING_SECRET is configured: nothing here could have made the token."""
+    raise InvalidRequest(
+        f"`{where}` cannot be opened: this gateway has no REASONING_SECRET, so it made no encrypted "
+        "reasoning. Send the reasoning item without encrypted_content.",
+        param=where,
+    )
 
 
 def sealer_for(scope: Scope) -> Callable[[str], str] | None:
@@ -40,13 +49,10 @@ def opener_for(scope: Scope) -> Callable[[str, str], str]:
     sealer = settings_of(scope).reasoning_sealer
     context = _context(scope)
 
+    if sealer is None:
+        return no_secret
+
     def open_token(token: str, where: str) -> str:
-        if sealer is None:
-            raise InvalidRequest(
-                f"`{where}` cannot be opened: this gateway has no REASONING_SECRET, so it made no encrypted "
-                "reasoning. Send the reasoning item without encrypted_content.",
-                param=where,
-            )
         try:
             return sealer.open(token, context)
         except SealError:

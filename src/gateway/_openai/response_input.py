@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import InvalidRequest
+from .encrypted_reasoning import no_secret
 from .messages import keep_current_reasoning, text_of_parts
 from .response_tools import flat_name
 
@@ -52,14 +53,6 @@ BUILT_IN_ITEMS = frozenset(
 
 # Opens a reasoning item's `encrypted_content` (the token, and where it is, for the error).
 ReasoningOpener = Callable[[str, str], str]
-
-
-def _no_tokens(token: str, where: str) -> str:
-    raise InvalidRequest(
-        f"`{where}` cannot be opened: this gateway has no REASONING_SECRET, so it made no encrypted reasoning. "
-        "Send the reasoning item without encrypted_content.",
-        param=where,
-    )
 
 
 def _text(content: Any, where: str) -> str:
@@ -183,7 +176,7 @@ def input_messages(
     instructions: str | None,
     *,
     context: list[dict[str, Any]] | None = None,
-    open_reasoning: ReasoningOpener = _no_tokens,
+    open_reasoning: ReasoningOpener = no_secret,
     ignored: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The messages form of `context` (a stored conversation's items) then `input`; items left out

@@ -73,7 +73,8 @@ class ToolSet:
         namespace, name = self.namespaced.get(flat, (None, flat))
         return name, namespace
 
-    def _offer(self, tool: dict[str, Any], where: str, namespace: str | None) -> None:
+    def offer(self, tool: dict[str, Any], where: str, namespace: str | None) -> None:
+        """Offer one function tool (checked), under its flat name."""
         _FUNCTION.check(tool, where)
         flat = flat_name(namespace, tool["name"])
         if flat in self.functions:
@@ -97,12 +98,12 @@ def _offer_all(tools: list[Any], ignored: list[str]) -> ToolSet:
         where = f"tools[{index}]"
         kind = _kind(tool, where)
         if kind == "function":
-            offered._offer(tool, where, None)
+            offered.offer(tool, where, None)
         elif kind == "namespace":
             _NAMESPACE.check(tool, where)
             for inner, member in enumerate(tool["tools"]):
                 if member["type"] == "function":
-                    offered._offer(member, f"{where}.tools[{inner}]", tool["name"])
+                    offered.offer(member, f"{where}.tools[{inner}]", tool["name"])
                 else:
                     ignored.append(f"tools.{member['type']}")
         else:
