@@ -331,3 +331,16 @@ def test_tool_call_arguments_always_reach_the_client_as_a_json_string(
     ).json()
     item = next(i for i in resp["output"] if i["type"] == "function_call")
     assert item["arguments"] == '{"city": "Oslo"}' and item["name"] == "get_weather"
+
+
+def test_a_custom_tool_is_left_out_and_named_and_forcing_it_is_refused(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    function = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    custom = {"type": "custom", "custom": {"name": "patch", "description": "free-form"}}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "tools": [function, custom]}
+    reply = run(request(gw.app, "POST", "/v1/chat/completions", body=body, headers=gw.auth))
+    assert reply.status == 200 and reply.headers["x-gateway-ignored"] == "tools.custom"
+    assert gw.backend.calls[-1][1]["tools"] == [function]
+    forced = {**body, "tool_choice": {"type": "custom", "custom": {"name": "patch"}}}
+    refused = run(request(gw.app, "POST", "/v1/chat/completions", body=forced, headers=gw.auth))
+    assert refused.status == 400 and refused.json()["error"]["param"].startswith("tool_choice")

@@ -62,7 +62,7 @@ _RESPONSE_FORMAT = Obj(
 FIELDS: dict[str, Spec] = {
     "model": Str(min_length=1),
     "messages": Array(Obj(closed=False), min_items=1),
-    "tools": Array(FUNCTION_TOOL),
+    "tools": Array(Obj({"type": Str(min_length=1)}, required=("type",), closed=False)),
     "tool_choice": TOOL_CHOICE,
     "parallel_tool_calls": Bool(),
     "response_format": _RESPONSE_FORMAT,
@@ -139,6 +139,18 @@ class _ChatRequest:
         self.created = int(time.time())
 
 
+def _function_tools(scope: Scope, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Function tools go to the model; others (`custom`) cannot run here: left out, and named."""
+    functions = []
+    for index, tool in enumerate(tools):
+        if tool["type"] == "function":
+            FUNCTION_TOOL.check(tool, f"tools[{index}]")
+            functions.append(tool)
+        else:
+            context_of(scope).note_ignored([f"tools.{tool['type']}"])
+    return functions
+
+
 def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatRequest]:
     check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
@@ -147,13 +159,15 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
     if body.get("stream_options") is not None and not body.get("stream"):
         # OpenAI refuses it; it asks nothing of an answer that is not streamed, so it is reported instead.
         context_of(scope).note_ignored(["stream_options"])
-    tools = body.get("tools") or []
+    tools = _function_tools(scope, body.get("tools") or [])
     names = tool_names(tools)
     check_tool_choice(body.get("tool_choice"), names)
     sampling = sampling_inputs(body, max_tokens_of(body, "max_completion_tokens", "max_tokens"))
     inputs: dict[str, Any] = {"messages": chat_messages(body["messages"]), **sampling.inputs}
-    for name in ("tools", "tool_choice", "reasoning_effort"):
-        if body.get(name) is not None and body.get(name) != []:
+    if tools:
+        inputs["tools"] = tools
+    for name in ("tool_choice", "reasoning_effort"):
+        if body.get(name) is not None:
             inputs[name] = body[name]
     if (body.get("response_format") or {}).get("type", "text") != "text":
         inputs["response_format"] = body["response_format"]
