@@ -2,7 +2,7 @@
 
 Codex runs fully offline: its configuration lives in a temporary CODEX_HOME (a custom model
 provider whose base_url is the local server, the key from an environment variable, no login, no
-update check, no analytics), and every proxy variable points at a closed port, so anything it
+update check, no analytics, no OpenTelemetry export), and every proxy variable points at a closed port, so anything it
 tried to send elsewhere would fail rather than leave the machine. The gateway's log lines show
 what it asked for: every request must be served, none refused.
 """
@@ -40,6 +40,9 @@ stream_max_retries = 0
 
 [analytics]
 enabled = false
+
+[otel]
+exporter = "none"
 """
 
 
