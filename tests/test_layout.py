@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gateway._upstream",),
     ("gateway._middleware",),
     ("gateway._native", "gateway._openai"),
-    ("gateway._app",),
+    ("gateway._app", "gateway._reference"),
     ("gateway", "gateway.durable", "gateway.cli", "gateway.local"),
 ]
 

@@ -1,4 +1,8 @@
-"""The gateway's ASGI app: the middleware stack in one list, and the routes in another."""
+"""The gateway's ASGI app: the middleware stack in one list, and the routes in another.
+
+Each route carries its `Operation`, so the OpenAPI document (`GET /openapi.json`) is generated
+from this table and the very tables that check requests.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ._asgi.http import ASGIApp, Receive, Scope, Send, send_json
-from ._asgi.routing import Route, Router, without_account_prefix
+from ._asgi.http import ASGIApp, Receive, Scope, Send, encode_json, send_json
+from ._asgi.routing import Operation, Route, Router, without_account_prefix
 from ._config import SETTINGS_KEY, Settings, read_settings, settings_of
 from ._limits.guards import GUARDS_KEY, Guards, guards_of
 from ._middleware.auth import AuthMiddleware
@@ -16,16 +20,18 @@ from ._middleware.cors import CORSMiddleware
 from ._middleware.errors import ErrorMiddleware
 from ._middleware.rate_limit import RateLimitMiddleware
 from ._middleware.request_context import LogSink, RequestContextMiddleware
+from ._native.forms import INPUT_FORMS
 from ._native.route import run_native
-from ._openai.chat import chat_completions
-from ._openai.completions import completions
+from ._openai import chat, completions, responses
 from ._openai.models import list_models, retrieve_model
-from ._openai.responses import responses
 from ._openai.stored_responses import delete_response, list_input_items, retrieve_response
 from ._stored.store import STORE_KEY, ResponseStore
 from ._upstream.backend import BACKEND_KEY, Backend, backend_of
 
-__all__ = ["PUBLIC_PATHS", "ROUTES", "Gateway", "healthz"]
+__all__ = ["PUBLIC_PATHS", "REFERENCE_KEY", "ROUTES", "Gateway", "healthz", "openapi_json"]
+
+# Where the app keeps its OpenAPI document, once built, in the scope; `openapi_json` reads it.
+REFERENCE_KEY = "gateway.reference"
 
 
 async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
@@ -40,22 +46,84 @@ async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
     await send_json(send, 200 if ready else 503, body)
 
 
+class _Reference:
+    """This app's OpenAPI document, built on the first request for it: it depends on the settings
+    (served models, STRICT_PARAMS), which are fixed for the app's life."""
+
+    __slots__ = ("body",)
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
+
+
+async def openapi_json(scope: Scope, receive: Receive, send: Send) -> None:
+    """`GET /openapi.json`: the API reference, without a key (it reveals the served models only)."""
+    reference: _Reference = scope[REFERENCE_KEY]
+    if reference.body is None:
+        # Imported here, not at the top: no request but this one needs it, so the Worker's import
+        # (and its cold start) does not pay for the document's code.
+        from ._reference import reference_document
+
+        reference.body = encode_json(reference_document(ROUTES, settings_of(scope)))
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(reference.body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": reference.body})
+
+
+_OPENAI = "gateway._openai.documented:"
+_NATIVE = "gateway._native.documented:"
+_GATEWAY = "gateway._reference:"
+_OPENAI_ERROR = _OPENAI + "openai_error"
+
+
+def _openai(summary: str, schemas: str, policy: Any = None, *, streams: bool = False) -> Operation:
+    return Operation(
+        summary, tag="OpenAI", schemas=_OPENAI + schemas, errors=_OPENAI_ERROR, request=policy, streams=streams
+    )
+
+
+def _gateway(summary: str, schemas: str) -> Operation:
+    return Operation(summary, tag="Gateway", schemas=_GATEWAY + schemas, errors=_OPENAI_ERROR, public=True)
+
+
+_CHAT = _openai("Create a chat completion (OpenAI's Chat Completions)", "chat_completions", chat.POLICY, streams=True)
+_RESPONSES = _openai("Create a response (OpenAI's Responses API)", "responses", responses.POLICY, streams=True)
+_NATIVE_RUN = Operation(
+    "Run the model with one of its input forms (Workers AI's REST API)",
+    tag="Workers AI",
+    schemas=_NATIVE + "run",
+    errors=_NATIVE + "native_error",
+    request=INPUT_FORMS,
+    streams=True,
+)
+
 ROUTES = [
-    Route("GET", "/healthz", healthz),
-    Route("POST", "/ai/run/{model:path}", run_native),
-    Route("POST", "/v1/chat/completions", chat_completions),
-    Route("POST", "/ai/v1/chat/completions", chat_completions),
-    Route("POST", "/v1/responses", responses),
-    Route("POST", "/ai/v1/responses", responses),
-    Route("GET", "/v1/responses/{response_id}", retrieve_response),
-    Route("DELETE", "/v1/responses/{response_id}", delete_response),
-    Route("GET", "/v1/responses/{response_id}/input_items", list_input_items),
-    Route("POST", "/v1/completions", completions),
-    Route("GET", "/v1/models", list_models),
-    Route("GET", "/v1/models/{model:path}", retrieve_model),
+    Route("GET", "/healthz", healthz, _gateway("Whether the gateway can serve", "healthz")),
+    Route("GET", "/openapi.json", openapi_json, _gateway("This document", "openapi")),
+    Route("POST", "/ai/run/{model:path}", run_native, _NATIVE_RUN),
+    Route("POST", "/v1/chat/completions", chat.chat_completions, _CHAT),
+    Route("POST", "/ai/v1/chat/completions", chat.chat_completions, _CHAT),
+    Route("POST", "/v1/responses", responses.responses, _RESPONSES),
+    Route("POST", "/ai/v1/responses", responses.responses, _RESPONSES),
+    Route("GET", "/v1/responses/{response_id}", retrieve_response, _openai("Retrieve a stored response", "retrieved")),
+    Route("DELETE", "/v1/responses/{response_id}", delete_response, _openai("Delete a stored response", "deleted")),
+    Route(
+        "GET",
+        "/v1/responses/{response_id}/input_items",
+        list_input_items,
+        _openai("List a stored response's input items", "input_items"),
+    ),
+    Route(
+        "POST",
+        "/v1/completions",
+        completions.completions,
+        _openai("Create a completion (OpenAI's legacy Completions)", "completions", completions.POLICY, streams=True),
+    ),
+    Route("GET", "/v1/models", list_models, _openai("List the served models", "models")),
+    Route("GET", "/v1/models/{model:path}", retrieve_model, _openai("Describe a served model", "model")),
 ]
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset(route.path for route in ROUTES if route.operation is not None and route.operation.public)
 
 
 def _binding_backend(env: Any) -> Backend:
@@ -113,6 +181,7 @@ class Gateway:
         self._store_for_env = store_for_env if store is None else None
         self._env = env
         self._settings: Settings | None = None
+        self._reference = _Reference()
         self._stack = self._build_stack(log)
 
     def _build_stack(self, log: LogSink) -> ASGIApp:
@@ -164,4 +233,5 @@ class Gateway:
         scope[BACKEND_KEY] = self.backend(env)
         scope[GUARDS_KEY] = self.guards(env)
         scope[STORE_KEY] = self.store(env)
+        scope[REFERENCE_KEY] = self._reference
         await self._stack(scope, receive, send)

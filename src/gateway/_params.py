@@ -29,13 +29,46 @@ class FieldPolicy:
     - `refused`: a 400 naming the field, because ignoring it would silently change a result the
       client depends on; a value that asks for what the gateway does anyway (`n: 1`) is accepted.
     A field in none of them is unknown: ignored and reported like the others, or refused when the
-    operator sets `STRICT_PARAMS=true`.
+    operator sets `STRICT_PARAMS=true`. `required` maps the honoured fields a request must set to
+    what to send.
+
+    The same tables are the API reference (`json_schema`), so the document and the checks agree.
     """
 
-    __slots__ = ("honoured", "ignored", "refused")
+    __slots__ = ("honoured", "ignored", "refused", "required")
 
-    def __init__(self, honoured: dict[str, Spec], ignored: dict[str, str], refused: dict[str, str]) -> None:
+    def __init__(
+        self,
+        honoured: dict[str, Spec],
+        ignored: dict[str, str],
+        refused: dict[str, str],
+        required: dict[str, str] | None = None,
+    ) -> None:
         self.honoured, self.ignored, self.refused = honoured, ignored, refused
+        self.required = required or {}
+
+    def json_schema(self, *, strict: bool) -> dict[str, Any]:
+        """The request body as JSON Schema: null means "not set" for every optional field, ignored
+        fields take anything, refused ones only what changes nothing, unknown ones per `strict`."""
+        honoured = {name: spec.json_schema() for name, spec in self.honoured.items()}
+        fields = {name: schema if name in self.required else _nullable(schema) for name, schema in honoured.items()}
+        for name, reason in self.ignored.items():
+            parent, _, child = name.partition(".")
+            where = honoured[parent].setdefault("properties", {}) if child else fields
+            where[child or name] = {"description": f"Accepted and ignored (named in x-gateway-ignored): {reason}"}
+        for name, reason in self.refused.items():
+            allowed = [{"type": "null"}, *({"const": ok} for ok in _HARMLESS.get(name, ()))]
+            fields[name] = {"description": f"Refused with 400 unsupported_parameter: {reason}", "anyOf": allowed}
+        return {
+            "type": "object",
+            "properties": fields,
+            "required": list(self.required),
+            "additionalProperties": not strict,
+        }
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 # Values that ask for exactly what the gateway does anyway, so accepting them changes nothing.
@@ -59,6 +92,9 @@ def check_fields(scope: Scope, body: dict[str, Any], policy: FieldPolicy) -> Non
     """Apply the endpoint's policy to a body: refuse what must be, report what is ignored, and check
     the honoured fields against their specs. OpenAI's optional fields are nullable: null means
     "not set", as OpenAI's API reads it, so a null field is neither checked nor reported."""
+    for name, what in policy.required.items():
+        if body.get(name) is None:
+            raise InvalidRequest(f"`{name}` is required: {what}.", param=name)
     ignored: list[str] = []
     for name, value in body.items():
         if value is None or name in policy.honoured:

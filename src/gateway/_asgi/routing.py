@@ -1,16 +1,21 @@
 """A small router: exact paths, `{name}` path segments (response ids), and one trailing
-`{name:path}` parameter for model names (which hold slashes)."""
+`{name:path}` parameter for model names (which hold slashes).
+
+Each route may carry an `Operation`: what the API reference says of it. The OpenAPI document is
+generated from the route table and these, so a route is documented where it is declared.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .._errors import MethodNotAllowed, NotFound
 from .._valueclass import FrozenRecord
 from .context import context_of
 from .http import ASGIApp, Receive, Scope, Send
 
-__all__ = ["Route", "Router", "without_account_prefix"]
+__all__ = ["Operation", "Route", "Router", "without_account_prefix"]
 
 # Cloudflare's REST paths start `/client/v4/accounts/{account_id}`; accepting them means a
 # client of the REST API (or the model page's examples) changes only the host and the token.
@@ -34,15 +39,54 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join([*parts, re.escape(template[end:])]) + r"\Z")
 
 
+class Operation(FrozenRecord):
+    """A route as the API reference describes it.
+
+    - `request`: the very tables that check the body (anything with `json_schema(strict=...)`:
+      a `FieldPolicy`, the native input forms), or None for a route without a body;
+    - `streams`: it also answers `text/event-stream` when the body asks for `stream: true`;
+    - `schemas` and `errors`: `"module:function"` references to what it answers (the 2xx body,
+      the stream's events, a request example) and to its error envelope. They are imported only
+      when the document is built, so describing answers costs the Worker's import nothing;
+    - `public`: served without a key.
+    """
+
+    __slots__ = ("errors", "public", "request", "schemas", "streams", "summary", "tag")
+    summary: str
+    tag: str
+    schemas: str
+    errors: str
+    request: Any
+    streams: bool
+    public: bool
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        tag: str,
+        schemas: str,
+        errors: str,
+        request: Any = None,
+        streams: bool = False,
+        public: bool = False,
+    ) -> None:
+        self._init(
+            summary=summary, tag=tag, schemas=schemas, errors=errors, request=request, streams=streams, public=public
+        )
+
+
 class Route(FrozenRecord):
-    __slots__ = ("endpoint", "method", "path", "pattern")
+    __slots__ = ("endpoint", "method", "operation", "path", "pattern")
     method: str
     path: str
     endpoint: ASGIApp
+    operation: Operation | None
     pattern: re.Pattern[str] | None  # None: an exact path
 
-    def __init__(self, method: str, path: str, endpoint: ASGIApp) -> None:
-        self._init(method=method, path=path, endpoint=endpoint, pattern=_pattern(path) if "{" in path else None)
+    def __init__(self, method: str, path: str, endpoint: ASGIApp, operation: Operation | None = None) -> None:
+        pattern = _pattern(path) if "{" in path else None
+        self._init(method=method, path=path, endpoint=endpoint, operation=operation, pattern=pattern)
 
     def match(self, path: str) -> dict[str, str] | None:
         if self.pattern is None:

@@ -1,7 +1,9 @@
 """A small declarative checker for JSON bodies, with errors that name the field and what is allowed.
 
 The specs are data (`Number(0, 5)`, `Obj({...})`); `check(value, spec, path)` walks them and raises
-`InvalidRequest` with `param` set to the path (`messages[2].content`, `temperature`).
+`InvalidRequest` with `param` set to the path (`messages[2].content`, `temperature`). Each spec
+also states itself as JSON Schema (`json_schema()`), which is how the OpenAPI document describes
+exactly what the checks accept: one source of truth.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ class Spec:
         raise NotImplementedError
 
     def check(self, value: Any, path: str) -> None:
+        raise NotImplementedError
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema (2020-12, as OpenAPI 3.1 uses it) that accepts what `check` accepts."""
         raise NotImplementedError
 
 
@@ -64,6 +70,9 @@ class Number(FrozenRecord, Spec):
         if not _is_number(value) or not self.low <= value <= self.high:
             raise _fail(path, self, value)
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "number", "minimum": self.low, "maximum": self.high}
+
 
 class Integer(FrozenRecord, Spec):
     __slots__ = ("high", "low")
@@ -81,6 +90,9 @@ class Integer(FrozenRecord, Spec):
         whole = _is_number(value) and float(value).is_integer()
         if not whole or not self.low <= value <= self.high:
             raise _fail(path, self, value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.low, "maximum": self.high}
 
 
 class Str(FrozenRecord, Spec):
@@ -104,6 +116,14 @@ class Str(FrozenRecord, Spec):
         if self.enum and value not in self.enum:
             raise _fail(path, self, value)
 
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if self.min_length:
+            schema["minLength"] = self.min_length
+        if self.enum:
+            schema["enum"] = list(self.enum)
+        return schema
+
 
 class Bool(FrozenRecord, Spec):
     __slots__ = ()
@@ -114,6 +134,9 @@ class Bool(FrozenRecord, Spec):
     def check(self, value: Any, path: str) -> None:
         if not isinstance(value, bool):
             raise _fail(path, self, value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
 
 
 class Null(FrozenRecord, Spec):
@@ -126,6 +149,9 @@ class Null(FrozenRecord, Spec):
         if value is not None:
             raise _fail(path, self, value)
 
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "null"}
+
 
 class AnyValue(FrozenRecord, Spec):
     __slots__ = ()
@@ -135,6 +161,9 @@ class AnyValue(FrozenRecord, Spec):
 
     def check(self, value: Any, path: str) -> None:
         return None
+
+    def json_schema(self) -> dict[str, Any]:
+        return {}
 
 
 class Obj(FrozenRecord, Spec):
@@ -164,6 +193,16 @@ class Obj(FrozenRecord, Spec):
                     raise _unknown_field(path, name, self.fields)
                 continue
             spec.check(item, _join(path, name))
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "object"}
+        if self.fields:
+            schema["properties"] = {name: spec.json_schema() for name, spec in self.fields.items()}
+        if self.required:
+            schema["required"] = list(self.required)
+        if self.closed:
+            schema["additionalProperties"] = False
+        return schema
 
 
 def _unknown_field(path: str, name: str, known: Mapping[str, Spec]) -> InvalidRequest:
@@ -198,6 +237,14 @@ class Array(FrozenRecord, Spec):
         for index, item in enumerate(value):
             self.items.check(item, f"{path}[{index}]")
 
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "array", "items": self.items.json_schema()}
+        if self.min_items:
+            schema["minItems"] = self.min_items
+        if self.max_items is not None:
+            schema["maxItems"] = self.max_items
+        return schema
+
 
 class AnyOf(FrozenRecord, Spec):
     """One of several specs, chosen by the value's JSON type (string or array, say)."""
@@ -217,6 +264,10 @@ class AnyOf(FrozenRecord, Spec):
                 option.check(value, path)
                 return
         raise _fail(path, self, value)
+
+    def json_schema(self) -> dict[str, Any]:
+        # The options are of different JSON types, so "any of" and "the one of the value's type" agree.
+        return {"anyOf": [option.json_schema() for option in self.options]}
 
 
 def _same_kind(spec: Spec, value: Any) -> bool:

@@ -23,7 +23,6 @@ from .._asgi.schema import Array, Bool, Integer, Obj, Spec, Str
 from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
-from .._errors import InvalidRequest
 from .._params import FieldPolicy, check_fields
 from .._upstream.answers import Completion, Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
@@ -46,7 +45,7 @@ from .request import (
     tool_names,
 )
 
-__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "chat_completions"]
+__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "REQUIRED", "chat_completions"]
 
 _RESPONSE_FORMAT = Obj(
     {
@@ -98,7 +97,12 @@ REFUSED = {
     "modalities": 'gpt-oss is text-only; only ["text"] is possible.',
 }
 
-POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
+REQUIRED = {
+    "model": 'the model\'s name, e.g. "gpt-oss-120b"',
+    "messages": "a list of at least one message",
+}
+
+POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED, REQUIRED)
 
 
 class _ChatRequest:
@@ -154,8 +158,6 @@ def _function_tools(scope: Scope, tools: list[dict[str, Any]]) -> list[dict[str,
 def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatRequest]:
     check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
-    if body.get("messages") is None:
-        raise InvalidRequest("`messages` is required: a list of at least one message.", param="messages")
     if body.get("stream_options") is not None and not body.get("stream"):
         # OpenAI refuses it; it asks nothing of an answer that is not streamed, so it is reported instead.
         context_of(scope).note_ignored(["stream_options"])

@@ -13,7 +13,6 @@ from .._asgi.schema import AnyOf, Array, Bool, Integer, Obj, Spec, Str
 from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
-from .._errors import InvalidRequest
 from .._params import FieldPolicy, check_fields
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
@@ -30,7 +29,7 @@ from .request import (
     token_usage,
 )
 
-__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "completions"]
+__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "REQUIRED", "completions"]
 
 FIELDS: dict[str, Spec] = {
     "model": Str(min_length=1),
@@ -57,7 +56,12 @@ REFUSED = {
     "suffix": "gpt-oss does not do insertion (suffix) completions.",
 }
 
-POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
+REQUIRED = {
+    "model": 'the model\'s name, e.g. "gpt-oss-120b"',
+    "prompt": "a string, or a list of one string",
+}
+
+POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED, REQUIRED)
 
 
 class _CompletionRequest:
@@ -89,8 +93,6 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
     body = await read_request(scope, receive)
     check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
-    if body.get("prompt") is None:
-        raise InvalidRequest("`prompt` is required.", param="prompt")
     stream = bool(body.get("stream"))
     if body.get("stream_options") is not None and not stream:
         # OpenAI refuses it; it asks nothing of an answer that is not streamed, so it is reported instead.

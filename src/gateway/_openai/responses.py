@@ -41,7 +41,7 @@ from .stored_responses import (
     stored_context,
 )
 
-__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "responses"]
+__all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "REQUIRED", "responses"]
 
 _FORMAT = Obj(
     {
@@ -98,7 +98,12 @@ REFUSED = {
     "top_logprobs": "Workers AI does not return log probabilities.",
 }
 
-POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
+REQUIRED = {
+    "model": 'the model\'s name, e.g. "gpt-oss-120b"',
+    "input": "a string, or a list of input items",
+}
+
+POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED, REQUIRED)
 
 
 def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -162,8 +167,6 @@ class _Plan:
 async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
     check_fields(scope, body, POLICY)
     model = resolve_model(scope, body.get("model"))
-    if body.get("input") is None:
-        raise InvalidRequest("`input` is required: a string, or a list of input items.", param="input")
     ignored: list[str] = []
     store = _wants_store(scope, body, ignored)
     seal = _wants_encrypted_reasoning(scope, body.get("include") or [], ignored)

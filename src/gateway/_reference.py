@@ -1,0 +1,99 @@
+"""The gateway's API reference: the OpenAPI document of its routes, and what it says of itself.
+
+Imported when `GET /openapi.json` is first asked for, and the document is then kept by the app
+(settings cannot change during an isolate's life). The routes' request schemas are the tables
+that check requests; the served models come from this app's settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ._asgi.openapi import Documented, array, obj, openapi_document, string
+from ._asgi.routing import Route
+from ._catalog import aliases_of
+from ._config import Settings
+
+__all__ = ["healthz", "openapi", "reference_document"]
+
+_DESCRIPTION = """\
+A Cloudflare Worker in front of Workers AI's gpt-oss: Workers AI's native `/ai/run` API, OpenAI's
+Responses, Chat Completions, Completions and Models APIs, with API keys, rate limits and exact token
+budgets. Cloudflare's REST prefix `/client/v4/accounts/{account_id}` is also accepted in front of
+`/ai/...` paths.
+
+Request fields are honoured, accepted and ignored (named in the `x-gateway-ignored` response
+header), or refused with a 400 naming the field; see each field's description. `null` means "not
+set". Unknown fields are ignored and named, unless the operator set `STRICT_PARAMS=true`, in which
+case this document says `additionalProperties: false` and they are refused.
+
+Every answer says which backend served it in `x-gateway-backend`: `emulator` means an offline
+stand-in, not the model."""
+
+_SECURITY = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`."},
+    "api_key": {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "`x-api-key: <key>`."},
+}
+
+_HEADERS: dict[str, tuple[str, bool]] = {
+    "x-request-id": ("This request's id, also on its log line (yours, when you sent a plain one).", True),
+    "x-gateway-backend": ("Which backend answered: `binding` (Workers AI), `rest`, `openai`, or `emulator`.", True),
+    "server-timing": ("`gateway;dur=<ms>` and, after a model call, `upstream;dur=<ms>`.", True),
+    "x-gateway-ignored": ("Request fields accepted and not acted on, comma-separated.", False),
+    "retry-after": ("Seconds until a refused request would be admitted (429, 503).", False),
+    "x-ratelimit-limit-requests": ("Requests allowed per period for this key's tier.", False),
+    "x-ratelimit-remaining-requests": ("Requests left in this period (in-process limits only).", False),
+    "x-ratelimit-reset-requests": ("When the request window resets, e.g. `42.8s`.", False),
+    "x-ratelimit-limit-tokens": ("Tokens allowed per minute.", False),
+    "x-ratelimit-remaining-tokens": ("Tokens left this minute, after this request's reservation.", False),
+    "x-ratelimit-reset-tokens": ("When the minute budget resets.", False),
+    "x-ratelimit-limit-tokens-day": ("Tokens allowed per UTC day.", False),
+    "x-ratelimit-remaining-tokens-day": ("Tokens left today, after this request's reservation.", False),
+    "x-ratelimit-reset-tokens-day": ("When the day budget resets.", False),
+}
+
+
+def healthz() -> Documented:
+    """`GET /healthz` answers 200 when it can serve, 503 (same body) when it is not configured."""
+    body = obj(
+        {
+            "status": string(enum=["ok", "unconfigured"]),
+            "backend": string(description="`emulator` means answers are not the model's."),
+            "models": array(string()),
+        }
+    )
+    return {"response": body, "statuses": ("503",)}
+
+
+def openapi() -> Documented:
+    return {"response": {"type": "object", "description": "This document."}}
+
+
+def _headers() -> dict[str, Any]:
+    return {
+        name: {"description": description, "required": required, "schema": string()}
+        for name, (description, required) in _HEADERS.items()
+    }
+
+
+def _name_models(document: dict[str, Any], names: list[str]) -> None:
+    """A body's `model` must name a served model (any of its aliases); others get a 404."""
+    schemas = document["components"]["schemas"]
+    for name, schema in schemas.items():
+        model = schema.get("properties", {}).get("model") if name.endswith("_request") else None
+        if model is not None:
+            model["enum"] = names
+
+
+def reference_document(routes: Iterable[Route], settings: Settings) -> dict[str, Any]:
+    document = openapi_document(
+        routes,
+        info={"title": "gpt-oss gateway", "version": "1", "description": _DESCRIPTION},
+        security_schemes=_SECURITY,
+        headers=_headers(),
+        strict=settings.strict_params,
+        path_params={"model": string(enum=list(settings.models), description="A served model's id.")},
+    )
+    _name_models(document, [alias for model in settings.models for alias in aliases_of(model)])
+    return document
