@@ -9,9 +9,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,17 @@ class Server:
     url: str
     key: str
     banner: str
+    # What it printed after the banner (its log lines), read as it goes so the pipe never fills.
+    output: list[str] = field(default_factory=list)
+
+    def log_records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in list(self.output) if line.startswith("{")]
+
+
+def _drain(process: subprocess.Popen[str], into: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        into.append(line)
 
 
 def free_port() -> int:
@@ -58,17 +70,19 @@ def wait_until_up(url: str, deadline: float) -> None:
     raise AssertionError("gateway serve did not start listening")
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
+@contextlib.contextmanager
+def running_server(*args: str, **variables: str) -> Iterator[Server]:
+    """`gateway serve` on a free port with the emulator, these variables, and a key made for the run
+    (unless GATEWAY_KEYS is among them); stopped on exit."""
     port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("GATEWAY_KEYS", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "UPSTREAM_BASE_URL")
     }
-    env["EMULATOR_TOKEN_DELAY_MS"] = "40"
+    env.update({"EMULATOR_TOKEN_DELAY_MS": "40", **variables})
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -80,8 +94,10 @@ def server() -> Iterator[Server]:
         banner = read_banner(process, deadline)
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, deadline)
-        key = re.search(r"key:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
-        yield Server(process, url, key, banner)
+        found = re.search(r"key:\s+(\S+)", banner)
+        running = Server(process, url, found.group(1) if found else "", banner)
+        threading.Thread(target=_drain, args=(process, running.output), daemon=True).start()
+        yield running
     finally:
         if process.poll() is None:
             process.kill()
@@ -137,3 +153,9 @@ def logged_server(directory: Path, **variables: str) -> Iterator[LoggedServer]:
         if process.poll() is None:
             process.kill()
         process.wait(5)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with running_server() as running:
+        yield running

@@ -149,10 +149,10 @@ class _Builder:
 def _stream_event(payload: _Schema) -> _Schema:
     """One server-sent event, as OpenAPI 3.1 describes an event stream (its schema is one event's)."""
     data = {
-        "type": "string",
-        "description": "One JSON object (the schema below); `[DONE]` ends the stream where the dialect has it.",
-        "contentMediaType": JSON,
-        "contentSchema": payload,
+        "anyOf": [
+            {"type": "string", "contentMediaType": JSON, "contentSchema": payload, "description": "One JSON object."},
+            {"const": "[DONE]", "description": "The end of a whole answer, where the dialect has it."},
+        ]
     }
     kind = string(
         description="Absent, the event's type (Responses), or `error`: a failure after the first byte, whose data is "
