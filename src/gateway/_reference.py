@@ -12,7 +12,7 @@ from typing import Any
 
 from ._asgi.openapi import Documented, array, obj, openapi_document, string
 from ._asgi.routing import Route
-from ._catalog import aliases_of
+from ._catalog import CONTEXT_WINDOW, PRICES_PER_MILLION, aliases_of
 from ._config import Settings
 
 __all__ = ["healthz", "openapi", "reference_document"]
@@ -86,6 +86,21 @@ def _name_models(document: dict[str, Any], names: list[str]) -> None:
             model["enum"] = names
 
 
+def _models(settings: Settings) -> list[dict[str, Any]]:
+    """The served models' facts, for clients such as the playground (which prices its answers)."""
+    return [
+        {
+            "id": model,
+            "aliases": list(aliases_of(model)),
+            "context_window": CONTEXT_WINDOW,
+            "usd_per_million_tokens": dict(
+                zip(("input", "output"), PRICES_PER_MILLION.get(model, (None, None)), strict=True)
+            ),
+        }
+        for model in settings.models
+    ]
+
+
 def reference_document(routes: Iterable[Route], settings: Settings) -> dict[str, Any]:
     document = openapi_document(
         routes,
@@ -96,4 +111,5 @@ def reference_document(routes: Iterable[Route], settings: Settings) -> dict[str,
         path_params={"model": string(enum=list(settings.models), description="A served model's id.")},
     )
     _name_models(document, [alias for model in settings.models for alias in aliases_of(model)])
+    document["x-gateway-models"] = _models(settings)
     return document

@@ -11,8 +11,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .._app import Gateway
+from .._asgi.http import ASGIApp
 from .._config import read_settings
 from .._upstream.backend import Backend
+from .assets import StaticAssets, read_asset_config
 from .config import load_env
 from .emulator import Emulator, Faults
 from .http_backends import OpenAIBackend, RestBackend
@@ -60,6 +62,9 @@ class LocalApp:
     generated_key: str | None
     key_store: FileKeyStore | None = None
     generated_secret: bool = False
+    # What uvicorn serves: the app behind the static assets (the playground and /docs), as on Workers.
+    asgi: ASGIApp | None = None
+    assets: Path | None = None
 
 
 def key_store(root: Path, env: dict[str, str]) -> FileKeyStore | None:
@@ -88,8 +93,17 @@ def build_local_app(root: Path, backend_name: str | None = None, environ: dict[s
         store=InProcessResponses(),
         log=_log_line,
     )
+    assets = read_asset_config(root)
+    served: ASGIApp = app if assets is None else StaticAssets(app, assets)
     return LocalApp(
-        app=app, backend=backend, env=env, generated_key=generated, key_store=store, generated_secret=generated_secret
+        app=app,
+        backend=backend,
+        env=env,
+        generated_key=generated,
+        key_store=store,
+        generated_secret=generated_secret,
+        asgi=served,
+        assets=None if assets is None else assets.directory,
     )
 
 
@@ -125,6 +139,10 @@ def banner(local: LocalApp, url: str) -> str:
             "            tokens from this run do not open after a restart",
         ]
     lines += [f"  problem:  {problem}" for problem in settings.problems]
+    if local.assets is not None:
+        lines.append(f"  page:     {url}/  (playground; API reference at {url}/docs)")
+        if not (local.assets / "vendor" / "VERSIONS.json").is_file():
+            lines.append("  problem:  the pages' libraries are missing: run `npm ci` (or `npm run vendor`)")
     lines.append(f"  try:      curl {url}/healthz")
     return "\n".join(lines)
 
@@ -134,7 +152,7 @@ def serve(host: str, port: int, backend_name: str | None, root: Path) -> int:
 
     local = build_local_app(root, backend_name)
     config = uvicorn.Config(
-        local.app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=3
+        local.asgi or local.app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=3
     )
     server = uvicorn.Server(config)
     shown_host = f"[{host}]" if ":" in host else host
