@@ -305,6 +305,11 @@ class TurnView {
     this.reasoningText = element("div", "reasoning-text");
     this.reasoningBox.append(this.reasoningText);
     this.reasoningBox.hidden = true;
+    // Open while the model is only reasoning, closed once the answer starts, unless the user chose.
+    this.userToggled = false;
+    this.reasoningBox.querySelector("summary").addEventListener("click", () => {
+      this.userToggled = true;
+    });
     this.answer = element("div", "answer");
     this.tools = element("div", "tools");
     this.notes = element("div", "notes");
@@ -329,6 +334,7 @@ class TurnView {
     if (answer.reasoning) {
       this.reasoningBox.hidden = false;
       this.reasoningText.textContent = answer.reasoning;
+      if (!this.userToggled) this.reasoningBox.open = !answer.text && !answer.calls.length && this.item.getAttribute("aria-busy") === "true";
     }
     this.answer.innerHTML = DOMPurify.sanitize(marked.parse(answer.text));
     this.item.scrollIntoView({ block: "end" });
@@ -357,6 +363,7 @@ class TurnView {
 
   finish(figures) {
     this.item.setAttribute("aria-busy", "false");
+    if (!this.userToggled) this.reasoningBox.open = false;
     for (const [name, value] of figures) {
       const row = element("div");
       row.append(element("dt", null, name), element("dd", null, value));

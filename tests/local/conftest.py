@@ -71,10 +71,10 @@ def wait_until_up(url: str, deadline: float) -> None:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, **variables: str) -> Iterator[Server]:
-    """`gateway serve` on a free port with the emulator, these variables, and a key made for the run
-    (unless GATEWAY_KEYS is among them); stopped on exit."""
-    port = free_port()
+def running_server(*args: str, port: int | None = None, **variables: str) -> Iterator[Server]:
+    """`gateway serve` on a free port (or this one) with the emulator, these variables, and a key
+    made for the run (unless GATEWAY_KEYS is among them); stopped on exit."""
+    port = port or free_port()
     env = {
         k: v
         for k, v in os.environ.items()
