@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fnmatch
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from gateway._app import ROUTES
 from gateway._config import read_settings
 from gateway._limits.bindings import BUDGETS_BINDING, USAGE_BINDING
 from gateway._policy import binding_name
 from gateway._stored.bindings import STORE_BINDING
+from gateway.local.assets import read_asset_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,3 +60,29 @@ def test_the_response_store_is_bound_exported_sqlite_backed_and_in_its_own_migra
     assert "StoredResponses" in (ROOT / "src" / "entry.py").read_text()
     settings = read_settings(SimpleNamespace(**config["vars"]))
     assert settings.responses_retention_s == 30 * 86_400 and settings.responses_max_bytes == 1_048_576
+
+
+def test_every_route_runs_the_worker_first_so_no_file_can_shadow_it() -> None:
+    assets = read_asset_config(ROOT)
+    assert assets is not None
+    patterns = _config()["assets"]["run_worker_first"]
+    for route in ROUTES:
+        path = route.path.replace("{model:path}", "@cf/openai/gpt-oss-120b")
+        paths = [path, "/client/v4/accounts/abc" + path] if path.startswith("/ai/") else [path]
+        for served in paths:
+            assert any(fnmatch.fnmatchcase(served, pattern) for pattern in patterns), served
+
+
+def test_the_pages_are_static_assets_and_unknown_paths_reach_the_worker() -> None:
+    assets = _config()["assets"]
+    assert (ROOT / assets["directory"] / "index.html").is_file()
+    assert (ROOT / assets["directory"] / "docs.html").is_file()
+    # "none": a path that is no file goes to the Worker, so an API 404 stays the gateway's JSON error.
+    assert assets["not_found_handling"] == "none"
+    assert assets["html_handling"] == "auto-trailing-slash"
+
+
+def test_workers_logs_keep_the_log_lines_at_a_stated_sampling_rate() -> None:
+    observability = _config()["observability"]
+    assert observability["enabled"] is True
+    assert 0 < observability["head_sampling_rate"] <= 1
