@@ -77,6 +77,18 @@ def healthz_says_unconfigured_without_keys(outcome: Outcome) -> None:
     assert outcome.json()["status"] == "unconfigured"
 
 
+@book.case(request=get("/openapi.json"), earlier=[get("/openapi.json")], env={"MODELS": "@cf/openai/gpt-oss-20b"})
+def the_openapi_document_is_built_in_the_worker_without_a_key(outcome: Outcome) -> None:
+    # Its modules are imported on this first request only (not by `import entry`), then it is kept.
+    outcome.assert_served()
+    assert outcome.status == 200 and outcome.header("content-type") == "application/json"
+    document = outcome.json()
+    assert document["openapi"] == "3.1.0" and "/v1/chat/completions" in document["paths"]
+    assert document["x-gateway-models"][0]["id"] == "@cf/openai/gpt-oss-20b"
+    assert outcome.earlier[0].body == outcome.body
+    assert outcome.ai_calls == []
+
+
 @book.case(request=native({"prompt": "hi"}, headers={}))
 def a_missing_key_is_401(outcome: Outcome) -> None:
     outcome.assert_served()
