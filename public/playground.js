@@ -386,11 +386,24 @@ function figuresOf(answer, timing, response, model) {
     figures.push(["Tokens/s", (answer.usage.output / generating).toFixed(1)]);
   }
   figures.push(["Total", `${Math.round((timing.end ?? performance.now()) - timing.start)} ms`]);
-  for (const [name, value] of response ? response.headers : []) {
-    if (name.startsWith("x-ratelimit-")) figures.push([name, value]);
-  }
+  const limits = rateLimits(response?.headers);
+  if (limits) figures.push(["Rate limits", limits]);
   if (response?.headers.get("x-gateway-ignored")) figures.push(["Ignored fields", response.headers.get("x-gateway-ignored")]);
   return figures;
+}
+
+// The x-ratelimit-* headers, one phrase per limit: "requests 59/60, resets in 48.8s".
+function rateLimits(headers) {
+  if (!headers) return "";
+  const phrases = [];
+  for (const [suffix, label] of [["requests", "requests"], ["tokens", "tokens/min"], ["tokens-day", "tokens/day"]]) {
+    const limit = headers.get(`x-ratelimit-limit-${suffix}`);
+    if (!limit) continue;
+    const remaining = headers.get(`x-ratelimit-remaining-${suffix}`);
+    const reset = headers.get(`x-ratelimit-reset-${suffix}`);
+    phrases.push(`${label} ${remaining ?? "?"}/${limit}${reset ? `, resets in ${reset}` : ""}`);
+  }
+  return phrases.join(" · ");
 }
 
 // -- one exchange ---------------------------------------------------------------------------------
