@@ -173,7 +173,8 @@ class Answer {
     if (!usage) return;
     const input = usage.prompt_tokens ?? usage.input_tokens;
     const output = usage.completion_tokens ?? usage.output_tokens;
-    if (input !== undefined || output !== undefined) this.usage = { input: input ?? 0, output: output ?? 0 };
+    const cached = (usage.prompt_tokens_details || usage.input_tokens_details || {}).cached_tokens || 0;
+    if (input !== undefined || output !== undefined) this.usage = { input: input ?? 0, output: output ?? 0, cached };
   }
 
   callAt(index) {
@@ -376,8 +377,7 @@ function figuresOf(answer, timing, response, model) {
   const figures = [];
   if (answer.usage) {
     figures.push(["Tokens", `${answer.usage.input} in · ${answer.usage.output} out`]);
-    const price = state.prices[model];
-    const cost = price && price.input != null ? (answer.usage.input * price.input + answer.usage.output * price.output) / 1e6 : null;
+    const cost = costOf(answer.usage, state.prices[model]);
     figures.push(["Cost", cost == null ? "unknown" : `$${cost.toFixed(6)}`]);
   }
   if (timing.firstToken != null) figures.push(["Time to first token", `${Math.round(timing.firstToken - timing.start)} ms`]);
@@ -390,6 +390,14 @@ function figuresOf(answer, timing, response, model) {
   if (limits) figures.push(["Rate limits", limits]);
   if (response?.headers.get("x-gateway-ignored")) figures.push(["Ignored fields", response.headers.get("x-gateway-ignored")]);
   return figures;
+}
+
+// USD, as the gateway's log line counts it: cached input tokens at their own rate when there is one.
+function costOf(usage, price) {
+  if (!price || price.input == null) return null;
+  const cached = Math.min(usage.cached, usage.input);
+  const input = (usage.input - cached) * price.input + cached * (price.cached_input ?? price.input);
+  return (input + usage.output * price.output) / 1e6;
 }
 
 // The x-ratelimit-* headers, one phrase per limit: "requests 59/60, resets in 48.8s".

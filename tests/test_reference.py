@@ -264,10 +264,19 @@ def _answer_schemas(document: dict[str, Any], route: Route, status: str = "200")
     return content
 
 
+def _stored_response_id(gateway: Harness) -> str:
+    body = {"model": "gpt-oss-120b", "input": "Remember this.", "store": True}
+    stored = run(request(gateway.app, "POST", "/v1/responses", body=body, headers=gateway.auth))
+    response_id: str = stored.json()["id"]
+    return response_id
+
+
 def _send_example(gateway: Harness, document: dict[str, Any], route: Route, **extra: Any) -> Reply:
     path = route.path.replace("{model:path}", MODEL)
-    if route.method == "GET":
-        reply: Reply = run(request(gateway.app, "GET", path, headers=gateway.auth))
+    if "{response_id}" in path:
+        path = path.replace("{response_id}", _stored_response_id(gateway))
+    if route.method in ("GET", "DELETE"):
+        reply: Reply = run(request(gateway.app, route.method, path, headers=gateway.auth))
         return reply
     bases = _bases(document, route)
     base = bases["messages form"][0] if "messages form" in bases else bases["body"][0]

@@ -93,12 +93,16 @@ def _models(settings: Settings) -> list[dict[str, Any]]:
             "id": model,
             "aliases": list(aliases_of(model)),
             "context_window": CONTEXT_WINDOW,
-            "usd_per_million_tokens": dict(
-                zip(("input", "output"), PRICES_PER_MILLION.get(model, (None, None)), strict=True)
-            ),
+            "usd_per_million_tokens": _prices(model),
         }
         for model in settings.models
     ]
+
+
+def _prices(model: str) -> dict[str, float | None]:
+    """`cached_input` null: prefix-cached input tokens cost the input rate."""
+    input_rate, output_rate, cached_rate = PRICES_PER_MILLION.get(model, (None, None, None))
+    return {"input": input_rate, "output": output_rate, "cached_input": cached_rate}
 
 
 def reference_document(routes: Iterable[Route], settings: Settings) -> dict[str, Any]:
