@@ -20,7 +20,7 @@ from ._middleware.cors import CORSMiddleware
 from ._middleware.errors import ErrorMiddleware
 from ._middleware.rate_limit import RateLimitMiddleware
 from ._middleware.request_context import LogSink, RequestContextMiddleware
-from ._native.forms import INPUT_FORMS
+from ._native.forms import FORM_SPECS
 from ._native.route import run_native
 from ._openai import chat, completions, responses
 from ._openai.models import list_models, retrieve_model
@@ -93,7 +93,7 @@ _NATIVE_RUN = Operation(
     tag="Workers AI",
     schemas=_NATIVE + "run",
     errors=_NATIVE + "native_error",
-    request=INPUT_FORMS,
+    request=FORM_SPECS,
     streams=True,
 )
 

@@ -16,7 +16,7 @@ from ._asgi.schema import Obj, Spec, check
 from ._config import settings_of
 from ._errors import InvalidRequest
 
-__all__ = ["FieldPolicy", "check_fields"]
+__all__ = ["HARMLESS", "FieldPolicy", "check_fields"]
 
 
 class FieldPolicy:
@@ -32,7 +32,8 @@ class FieldPolicy:
     operator sets `STRICT_PARAMS=true`. `required` maps the honoured fields a request must set to
     what to send.
 
-    The same tables are the API reference (`json_schema`), so the document and the checks agree.
+    The same tables are the API reference (gateway/_reference.py renders them as JSON Schema), so
+    the document and the checks agree.
     """
 
     __slots__ = ("honoured", "ignored", "refused", "required")
@@ -47,32 +48,9 @@ class FieldPolicy:
         self.honoured, self.ignored, self.refused = honoured, ignored, refused
         self.required = required or {}
 
-    def json_schema(self, *, strict: bool) -> dict[str, Any]:
-        """The request body as JSON Schema: null means "not set" for every optional field, ignored
-        fields take anything, refused ones only what changes nothing, unknown ones per `strict`."""
-        honoured = {name: spec.json_schema() for name, spec in self.honoured.items()}
-        fields = {name: schema if name in self.required else _nullable(schema) for name, schema in honoured.items()}
-        for name, reason in self.ignored.items():
-            parent, _, child = name.partition(".")
-            where = honoured[parent].setdefault("properties", {}) if child else fields
-            where[child or name] = {"description": f"Accepted and ignored (named in x-gateway-ignored): {reason}"}
-        for name, reason in self.refused.items():
-            allowed = [{"type": "null"}, *({"const": ok} for ok in _HARMLESS.get(name, ()))]
-            fields[name] = {"description": f"Refused with 400 unsupported_parameter: {reason}", "anyOf": allowed}
-        return {
-            "type": "object",
-            "properties": fields,
-            "required": list(self.required),
-            "additionalProperties": not strict,
-        }
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [schema, {"type": "null"}]}
-
 
 # Values that ask for exactly what the gateway does anyway, so accepting them changes nothing.
-_HARMLESS: dict[str, tuple[Any, ...]] = {
+HARMLESS: dict[str, tuple[Any, ...]] = {
     "logprobs": (False,),
     "top_logprobs": (0,),
     "n": (1,),
@@ -85,7 +63,7 @@ _HARMLESS: dict[str, tuple[Any, ...]] = {
 
 
 def _harmless(name: str, value: Any) -> bool:
-    return any(value == ok and type(value) is type(ok) for ok in _HARMLESS.get(name, ()))
+    return any(value == ok and type(value) is type(ok) for ok in HARMLESS.get(name, ()))
 
 
 def check_fields(scope: Scope, body: dict[str, Any], policy: FieldPolicy) -> None:

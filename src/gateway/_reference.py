@@ -12,10 +12,13 @@ from typing import Any
 
 from ._asgi.openapi import Documented, array, obj, openapi_document, string
 from ._asgi.routing import Route
+from ._asgi.schema import Obj
 from ._catalog import CONTEXT_WINDOW, PRICES_PER_MILLION, aliases_of
 from ._config import Settings
+from ._native.forms import FORM_NAMES
+from ._params import HARMLESS, FieldPolicy
 
-__all__ = ["healthz", "openapi", "reference_document"]
+__all__ = ["forms_schema", "healthz", "openapi", "policy_schema", "reference_document"]
 
 _DESCRIPTION = """\
 A Cloudflare Worker in front of Workers AI's gpt-oss: Workers AI's native `/ai/run` API, OpenAI's
@@ -70,6 +73,43 @@ def openapi() -> Documented:
     return {"response": {"type": "object", "description": "This document."}}
 
 
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def policy_schema(policy: FieldPolicy, *, strict: bool) -> dict[str, Any]:
+    """A body checked by a `FieldPolicy`: null means "not set" for every optional field, ignored
+    fields take anything, refused ones only what changes nothing, unknown ones per STRICT_PARAMS."""
+    honoured = {name: spec.json_schema() for name, spec in policy.honoured.items()}
+    fields = {name: schema if name in policy.required else _nullable(schema) for name, schema in honoured.items()}
+    for name, reason in policy.ignored.items():
+        parent, _, child = name.partition(".")
+        where = honoured[parent].setdefault("properties", {}) if child else fields
+        where[child or name] = {"description": f"Accepted and ignored (named in x-gateway-ignored): {reason}"}
+    for name, reason in policy.refused.items():
+        allowed = [{"type": "null"}, *({"const": ok} for ok in HARMLESS.get(name, ()))]
+        fields[name] = {"description": f"Refused with 400 unsupported_parameter: {reason}", "anyOf": allowed}
+    return {
+        "type": "object",
+        "properties": fields,
+        "required": list(policy.required),
+        "additionalProperties": not strict,
+    }
+
+
+def forms_schema(forms: dict[Any, Obj]) -> dict[str, Any]:
+    """A native body: exactly one of the input forms, each told apart by the field that marks it."""
+    return {"oneOf": [{"title": f"{FORM_NAMES[form]} form", **spec.json_schema()} for form, spec in forms.items()]}
+
+
+def _request_schema(tables: Any, strict: bool) -> dict[str, Any]:
+    if isinstance(tables, FieldPolicy):
+        return policy_schema(tables, strict=strict)
+    if isinstance(tables, dict):
+        return forms_schema(tables)
+    raise TypeError(f"the reference cannot render {type(tables).__name__} request tables")
+
+
 def _headers() -> dict[str, Any]:
     return {
         name: {"description": description, "required": required, "schema": string()}
@@ -111,7 +151,7 @@ def reference_document(routes: Iterable[Route], settings: Settings) -> dict[str,
         info={"title": "gpt-oss gateway", "version": "1", "description": _DESCRIPTION},
         security_schemes=_SECURITY,
         headers=_headers(),
-        strict=settings.strict_params,
+        request_schema=lambda tables: _request_schema(tables, settings.strict_params),
         path_params={"model": string(enum=list(settings.models), description="A served model's id.")},
     )
     _name_models(document, [alias for model in settings.models for alias in aliases_of(model)])

@@ -86,8 +86,10 @@ def _operation_id(route: Route) -> str:
 class _Builder:
     """Builds one document; `schemas` collects the components operations share."""
 
-    def __init__(self, *, strict: bool, path_params: dict[str, _Schema], headers: dict[str, Any]) -> None:
-        self.strict, self.path_params, self.headers = strict, path_params, headers
+    def __init__(
+        self, *, request_schema: Callable[[Any], _Schema], path_params: dict[str, _Schema], headers: dict[str, Any]
+    ) -> None:
+        self.request_schema, self.path_params, self.headers = request_schema, path_params, headers
         self.schemas: dict[str, _Schema] = {}
 
     def _shared(self, name: str, schema: _Schema) -> _Schema:
@@ -128,7 +130,7 @@ class _Builder:
         if parameters:
             out["parameters"] = parameters
         if operation.request is not None:
-            schema = operation.request.json_schema(strict=self.strict)
+            schema = self.request_schema(operation.request)
             media: dict[str, Any] = {"schema": self._shared(f"{name}_request", schema)}
             if "example" in documented:
                 media["example"] = documented["example"]
@@ -172,12 +174,13 @@ def openapi_document(
     info: dict[str, Any],
     security_schemes: dict[str, Any],
     headers: dict[str, Any],
-    strict: bool,
+    request_schema: Callable[[Any], dict[str, Any]],
     path_params: dict[str, _Schema] | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route that has an `Operation` (a route without one is a
-    mistake the tests catch). `headers` are the header objects answers may carry, by name."""
-    builder = _Builder(strict=strict, path_params=path_params or {}, headers=headers)
+    mistake the tests catch). `headers` are the header objects answers may carry, by name;
+    `request_schema` renders an operation's request tables as JSON Schema."""
+    builder = _Builder(request_schema=request_schema, path_params=path_params or {}, headers=headers)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         if route.operation is not None:

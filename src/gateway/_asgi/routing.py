@@ -42,8 +42,8 @@ def _pattern(template: str) -> re.Pattern[str]:
 class Operation(FrozenRecord):
     """A route as the API reference describes it.
 
-    - `request`: the very tables that check the body (anything with `json_schema(strict=...)`:
-      a `FieldPolicy`, the native input forms), or None for a route without a body;
+    - `request`: the very tables that check the body (a `FieldPolicy`, or the native input forms
+      by name), or None for a route without a body; the document renders them as JSON Schema;
     - `streams`: it also answers `text/event-stream` when the body asks for `stream: true`;
     - `schemas` and `errors`: `"module:function"` references to what it answers (the 2xx body,
       the stream's events, a request example) and to its error envelope. They are imported only

@@ -1,7 +1,7 @@
 """What `POST /ai/run/{model}` answers, as JSON Schema, for the API reference.
 
 Imported only when the OpenAPI document is built. The request side is the input forms themselves
-(`forms.INPUT_FORMS`); answers are Cloudflare's REST envelope around what Workers AI returned.
+(`forms.FORM_SPECS`); answers are Cloudflare's REST envelope around what Workers AI returned.
 """
 
 from __future__ import annotations

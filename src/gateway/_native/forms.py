@@ -13,7 +13,7 @@ from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec,
 from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 
-__all__ = ["FORM_NAMES", "FORM_SPECS", "INPUT_FORMS", "Form", "InputForms", "detect_form", "validate_native"]
+__all__ = ["FORM_NAMES", "FORM_SPECS", "Form", "detect_form", "validate_native"]
 
 Form = Literal["prompt", "messages", "responses", "batch", "poll"]
 
@@ -131,23 +131,6 @@ FORM_SPECS: dict[Form, Obj] = {
     "batch": Obj({"requests": Array(Obj(closed=False), min_items=1, max_items=10_000)}, required=("requests",)),
     "poll": Obj({"request_id": Str(min_length=1)}, required=("request_id",)),
 }
-
-
-class InputForms:
-    """A native body as the API reference states it: exactly one of the forms, each told apart by
-    the field that marks it (and that no other form has)."""
-
-    __slots__ = ("forms",)
-
-    def __init__(self, forms: dict[Form, Obj]) -> None:
-        self.forms = forms
-
-    def json_schema(self, *, strict: bool) -> dict[str, Any]:
-        forms = [{"title": f"{FORM_NAMES[form]} form", **spec.json_schema()} for form, spec in self.forms.items()]
-        return {"oneOf": forms}
-
-
-INPUT_FORMS = InputForms(FORM_SPECS)
 
 
 def detect_form(body: dict[str, Any], *, path: str = "") -> Form:
