@@ -119,11 +119,13 @@ CONVERSATION = [
     {"role": "user", "content": "What's the weather in Zürich? 🌦"},
     {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}],
     },
     {"role": "tool", "tool_call_id": "c1", "content": "12 °C"},
 ]
+# A field Workers AI does not know, null: passed through, it must arrive as JSON null.
+PASSED = {"metadata": None, "stop": ["\n"]}
 
 
 @book.case(
@@ -140,16 +142,42 @@ def messages_reach_the_binding_as_plain_js_objects(outcome: Outcome) -> None:
 
 
 @book.case(
-    request=native({"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2}),
+    request=native({"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2, **PASSED}),
     ai=[answer_json(CHAT)],
 )
 def the_binding_serialises_exactly_what_the_client_sent(outcome: Outcome) -> None:
     # The real binding sends JSON.stringify(inputs) on. A Python None must become JS null
-    # (as the SDK's own conversion does), or `"content": null` silently disappears.
+    # (as the SDK's own conversion does), or a null field silently disappears.
     (call,) = outcome.ai_calls
     sent = json.loads(call.inputs_json or "null")
     assert sent["messages"][2] == CONVERSATION[2]
-    assert sent == {"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2}
+    assert sent == {"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2, **PASSED}
+    assert outcome.header("x-gateway-passed-through") == "metadata, stop"
+
+
+@book.case(
+    request=native({"messages": [{**CONVERSATION[2], "content": None}]}),
+    ai=[],
+)
+def a_native_null_content_is_refused_before_the_binding_naming_the_fix(outcome: Outcome) -> None:
+    assert outcome.status == 400
+    assert outcome.ai_calls == []
+    (error,) = outcome.json()["errors"]
+    assert error["source"]["pointer"] == "/messages/0/content" and 'send ""' in error["message"]
+
+
+@book.case(
+    request=post_json(
+        "/v1/chat/completions",
+        {"model": "gpt-oss-120b", "messages": [CONVERSATION[1], {**CONVERSATION[2], "content": None}, CONVERSATION[3]]},
+        headers=AUTH,
+    ),
+    ai=[answer_json(CHAT)],
+)
+def an_openai_null_content_tool_turn_reaches_the_binding_as_an_empty_string(outcome: Outcome) -> None:
+    outcome.assert_served()
+    (call,) = outcome.ai_calls
+    assert json.loads(call.inputs_json or "null")["messages"][1]["content"] == ""
 
 
 RESPONSE = {
@@ -172,14 +200,14 @@ def responses_form_round_trips(outcome: Outcome) -> None:
 
 
 @book.case(
-    request=native({"requests": [{"prompt": "a"}, {"input": "b"}]}),
+    request=native({"requests": [{"input": "a"}, {"input": "b"}]}),
     ai=[answer_json({"status": "queued", "request_id": "req-1", "model": MODEL})],
 )
 def async_batch_is_queued_with_queue_request(outcome: Outcome) -> None:
     outcome.assert_served()
     (call,) = outcome.ai_calls
     assert call.options == {"queueRequest": True}
-    assert call.inputs == {"requests": [{"prompt": "a"}, {"input": "b"}]}
+    assert call.inputs == {"requests": [{"input": "a"}, {"input": "b"}]}
     assert outcome.json()["result"]["request_id"] == "req-1"
 
 

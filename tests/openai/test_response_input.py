@@ -44,7 +44,7 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
             None,
             [
                 {"role": "user", "content": "Weather?"},
-                {"role": "assistant", "content": None, "tool_calls": [CALL, {**CALL, "id": "call_2"}]},
+                {"role": "assistant", "content": "", "tool_calls": [CALL, {**CALL, "id": "call_2"}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "12 C"},
                 {"role": "tool", "tool_call_id": "call_2", "content": "9 C"},
             ],
@@ -55,7 +55,7 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
             [
                 {
                     "role": "assistant",
-                    "content": None,
+                    "content": "",
                     "tool_calls": [{**CALL, "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}],
                 }
             ],

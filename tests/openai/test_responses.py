@@ -60,7 +60,7 @@ def test_a_tool_round_trip_with_function_call_output(make_client: MakeClient) ->
     sent = gw.backend.calls[-1][1]
     assert sent["messages"][1] == {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [
             {"id": call.call_id, "type": "function", "function": {"name": "get_weather", "arguments": call.arguments}}
         ],

@@ -44,6 +44,7 @@ from .request import (
     stop_sequences,
     token_usage,
     tool_names,
+    upstream_tool,
 )
 
 __all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "chat_completions"]
@@ -165,7 +166,7 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
     sampling = sampling_inputs(body, max_tokens_of(body, "max_completion_tokens", "max_tokens"))
     inputs: dict[str, Any] = {"messages": chat_messages(body["messages"]), **sampling.inputs}
     if tools:
-        inputs["tools"] = tools
+        inputs["tools"] = [upstream_tool(tool["function"]) for tool in tools]
     for name in ("tool_choice", "reasoning_effort"):
         if body.get(name) is not None:
             inputs[name] = body[name]
