@@ -114,7 +114,7 @@ def prompt_form_round_trips_in_the_rest_envelope(outcome: Outcome) -> None:
     assert (outcome.header("server-timing") or "").startswith("gateway;dur=")
 
 
-CONVERSATION = [
+CONVERSATION: list[dict[str, Any]] = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "What's the weather in Zürich? 🌦"},
     {
