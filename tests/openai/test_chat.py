@@ -117,7 +117,7 @@ def test_a_tool_round_trip(make_client: MakeClient) -> None:
 
 
 def test_json_schema_output(make_client: MakeClient) -> None:
-    client, _ = make_client()
+    client, gw = make_client()
     schema: Any = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "year": {"type": "integer"}},
@@ -131,6 +131,8 @@ def test_json_schema_output(make_client: MakeClient) -> None:
         )
     )
     assert set(json.loads(reply.choices[0].message.content or "")) == {"name", "year"}
+    # Workers AI's JSON Mode takes the schema itself, not OpenAI's {name, schema, strict}.
+    assert gw.backend.calls[-1][1]["response_format"] == {"type": "json_schema", "json_schema": schema}
 
 
 def test_streaming_with_include_usage(make_client: MakeClient) -> None:

@@ -45,6 +45,7 @@ from .request import (
     token_usage,
     tool_names,
     upstream_tool,
+    workers_ai_json_mode,
 )
 
 __all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "chat_completions"]
@@ -170,8 +171,12 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
     for name in ("tool_choice", "reasoning_effort"):
         if body.get(name) is not None:
             inputs[name] = body[name]
-    if (body.get("response_format") or {}).get("type", "text") != "text":
-        inputs["response_format"] = body["response_format"]
+    response_format = body.get("response_format") or {}
+    json_mode = workers_ai_json_mode(
+        response_format.get("type", "text"), (response_format.get("json_schema") or {}).get("schema")
+    )
+    if json_mode is not None:
+        inputs["response_format"] = json_mode
     request = _ChatRequest(
         model_name=body["model"],
         inputs=inputs,

@@ -31,6 +31,7 @@ __all__ = [
     "token_usage",
     "tool_names",
     "upstream_tool",
+    "workers_ai_json_mode",
 ]
 
 SAMPLING: dict[str, Spec] = {
@@ -121,6 +122,17 @@ def upstream_tool(function: Mapping[str, Any]) -> dict[str, Any]:
     parameters.setdefault("properties", {})
     spec = {"name": function["name"], "description": function.get("description") or "", "parameters": parameters}
     return {"type": "function", "function": spec}
+
+
+def workers_ai_json_mode(kind: str, schema: Any) -> dict[str, Any] | None:
+    """OpenAI's `json_object` / `json_schema` (`{name, schema, strict}`) as Workers AI's JSON Mode,
+    which takes the schema itself: `{"type": "json_schema", "json_schema": <schema>}`. A
+    `json_schema` format without a schema asks only for JSON."""
+    if kind == "json_schema" and isinstance(schema, dict):
+        return {"type": "json_schema", "json_schema": schema}
+    if kind in ("json_object", "json_schema"):
+        return {"type": "json_object"}
+    return None
 
 
 def tool_names(tools: list[dict[str, Any]]) -> set[str]:

@@ -30,6 +30,13 @@ from .response_tools import ToolSet
 __all__ = ["ResponseBuilder", "ResponseRequest"]
 
 
+def _echoed_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tools as a Response object lists them: OpenAI's spec requires `strict`, `description`
+    and `parameters` on a function tool (each may be null), so they are always there."""
+    defaults = {"description": None, "parameters": None, "strict": None}
+    return [{**defaults, **tool} if tool.get("type") == "function" else tool for tool in tools]
+
+
 class ResponseRequest:
     __slots__ = (
         "body",
@@ -331,7 +338,7 @@ class ResponseBuilder:
             "top_p": body.get("top_p"),
             "text": body.get("text") or {"format": {"type": "text"}},
             "tool_choice": body.get("tool_choice", "auto"),
-            "tools": body.get("tools") or [],
+            "tools": _echoed_tools(body.get("tools") or []),
             "truncation": "disabled",
             "usage": self._usage(),
             "user": body.get("user"),

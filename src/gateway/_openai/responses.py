@@ -27,7 +27,7 @@ from .._stored.store import store_of
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
 from .models import resolve_model
-from .request import SAMPLING, affinity_options, max_tokens_of, read_request, sampling_inputs
+from .request import SAMPLING, affinity_options, max_tokens_of, read_request, sampling_inputs, workers_ai_json_mode
 from .response_builder import ResponseBuilder, ResponseRequest
 from .response_input import input_messages
 from .response_tools import ToolSet, tool_set
@@ -103,14 +103,9 @@ POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED)
 
 def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
     fmt = (text or {}).get("format") or {"type": "text"}
-    if fmt["type"] == "json_object":
-        return {"type": "json_object"}
-    if fmt["type"] == "json_schema":
-        if "name" not in fmt or "schema" not in fmt:
-            raise InvalidRequest("`text.format` of type json_schema needs `name` and `schema`.", param="text.format")
-        schema = {key: fmt[key] for key in ("name", "schema", "strict", "description") if fmt.get(key) is not None}
-        return {"type": "json_schema", "json_schema": schema}
-    return None
+    if fmt["type"] == "json_schema" and ("name" not in fmt or "schema" not in fmt):
+        raise InvalidRequest("`text.format` of type json_schema needs `name` and `schema`.", param="text.format")
+    return workers_ai_json_mode(fmt["type"], fmt.get("schema"))
 
 
 def _wants_encrypted_reasoning(scope: Scope, include: list[str], ignored: list[str]) -> bool:
