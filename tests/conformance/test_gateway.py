@@ -261,9 +261,43 @@ def error_case(code: int, status: int, name: str = "InferenceUpstreamError") -> 
     book.case(request=native({"prompt": "hi"}), ai=[answer_error(f"{code}: upstream says no", name=name)])(check)
 
 
-for _code, _status in [(5007, 400), (3036, 429), (5006, 400), (3007, 408), (5035, 403), (3006, 413)]:
+for _code, _status in [
+    (5007, 400),
+    (3036, 429),
+    (5006, 400),
+    (3007, 408),
+    (5035, 403),
+    (3006, 413),
+    (3003, 400),
+    (3008, 408),
+    (3023, 403),
+    (3041, 403),
+    (3042, 404),
+    (5004, 400),
+    (5018, 403),
+    (5019, 405),
+    (8001, 400),
+    (3043, 502),
+]:
     error_case(_code, _status)
 error_case(5007, 400, name="Error")  # a plain Error("5007: ...") reads the same
+
+
+@book.case(
+    request=post_json(
+        "/v1/chat/completions", {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}, headers=AUTH
+    ),
+    ai=[
+        answer_error(
+            "AiError: This model's maximum context length is 131072 tokens. However, you requested 16000 output "
+            "tokens and your prompt contains at least 115073 input tokens, for a total of at least 131073 tokens."
+        )
+    ],
+)
+def workers_ais_over_length_error_is_context_length_exceeded(outcome: Outcome) -> None:
+    assert outcome.status == 400
+    error = outcome.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "context_length_exceeded")
 
 
 @book.case(request=native({"prompt": "hi"}), ai=[answer_error("something broke", name="Error")])

@@ -90,7 +90,7 @@ async def _attempt(
         raise UpstreamTimeout(
             f"The model upstream did not answer within {budget_s:.3g} s. Try again, or lower max_tokens."
         ) from None
-    except UpstreamError:
+    except GatewayError:  # already says what went wrong (an upstream error, an over-long request)
         raise
     except Exception as exc:  # a backend bug or transport failure: name it, never a bare 500
         raise UpstreamError(f"The model upstream failed: {type(exc).__name__}: {exc}") from exc

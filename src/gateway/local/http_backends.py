@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from .._errors import UpstreamError, WorkersAIError, parse_workers_ai_error
+from .._errors import GatewayError, UpstreamError, WorkersAIError, parse_workers_ai_error
 from .._upstream.backend import UpstreamResult
 
 __all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend"]
@@ -55,12 +55,12 @@ async def _read_json(response: httpx.Response) -> Any:
         ) from None
 
 
-def _cloudflare_error(status: int, data: Any) -> UpstreamError:
+def _cloudflare_error(status: int, data: Any) -> GatewayError:
     errors = data.get("errors") if isinstance(data, dict) else None
     if errors and isinstance(errors[0], dict):
         code, message = errors[0].get("code"), str(errors[0].get("message", ""))
         if isinstance(code, int) and code >= 1000:
-            return WorkersAIError(code, message)
+            return parse_workers_ai_error(f"{code}: {message}") or WorkersAIError(code, message)
         parsed = parse_workers_ai_error(message)
         if parsed is not None:
             return parsed
