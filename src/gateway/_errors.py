@@ -30,6 +30,7 @@ import time
 from ._valueclass import FrozenRecord
 
 __all__ = [
+    "WORKERS_AI_CODES",
     "ClientDisconnected",
     "ContextLengthExceeded",
     "Forbidden",
@@ -46,7 +47,6 @@ __all__ = [
     "UnsupportedMediaType",
     "UpstreamError",
     "UpstreamTimeout",
-    "WORKERS_AI_CODES",
     "WorkersAIError",
     "parse_workers_ai_error",
 ]
