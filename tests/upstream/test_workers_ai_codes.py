@@ -67,7 +67,8 @@ def test_each_code_maps_to_its_status_and_type_on_every_route(
 
 
 OVER_WINDOW = [
-    "5021: The estimated number of input and maximum output tokens (140000) exceeded this model context window limit (128000).",
+    "5021: The estimated number of input and maximum output tokens (140000) exceeded this model context window "
+    "limit (128000).",
     "AiError: This model's maximum context length is 131072 tokens. However, you requested 16000 output tokens and "
     "your prompt contains at least 115073 input tokens, for a total of at least 131073 tokens.",
     "Requested token count exceeds the model's maximum context length of 128000 tokens.",
