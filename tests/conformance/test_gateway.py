@@ -300,6 +300,13 @@ def workers_ais_over_length_error_is_context_length_exceeded(outcome: Outcome) -
     assert (error["type"], error["code"]) == ("invalid_request_error", "context_length_exceeded")
 
 
+@book.case(request=native({"prompt": "hi", "max_tokens": 128_000}), ai=[])
+def a_body_that_cannot_fit_the_context_window_is_refused_before_the_binding(outcome: Outcome) -> None:
+    assert_envelope_error(outcome, 400, 5006)
+    assert outcome.ai_calls == []
+    assert "maximum context length is 128000" in outcome.json()["errors"][0]["message"]
+
+
 @book.case(request=native({"prompt": "hi"}), ai=[answer_error("something broke", name="Error")])
 def an_uncoded_binding_error_is_502(outcome: Outcome) -> None:
     outcome.assert_served()

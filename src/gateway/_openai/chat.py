@@ -38,6 +38,7 @@ from .request import (
     TOOL_CHOICE,
     affinity_options,
     check_tool_choice,
+    fit_default_cap,
     max_tokens_of,
     read_request,
     sampling_inputs,
@@ -164,7 +165,8 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
     tools = _function_tools(scope, body.get("tools") or [])
     names = tool_names(tools)
     check_tool_choice(body.get("tool_choice"), names)
-    sampling = sampling_inputs(body, max_tokens_of(body, "max_completion_tokens", "max_tokens"))
+    client_cap = max_tokens_of(body, "max_completion_tokens", "max_tokens")
+    sampling = sampling_inputs(body, client_cap)
     inputs: dict[str, Any] = {"messages": chat_messages(body["messages"]), **sampling.inputs}
     if tools:
         inputs["tools"] = [upstream_tool(tool["function"]) for tool in tools]
@@ -180,7 +182,7 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
     request = _ChatRequest(
         model_name=body["model"],
         inputs=inputs,
-        max_tokens=sampling.max_tokens,
+        max_tokens=fit_default_cap(inputs, client_cap),
         stream=bool(body.get("stream")),
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         stops=stop_sequences(body.get("stop")),

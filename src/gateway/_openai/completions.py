@@ -23,6 +23,7 @@ from .request import (
     SAMPLING,
     STOP,
     affinity_options,
+    fit_default_cap,
     max_tokens_of,
     read_request,
     sampling_inputs,
@@ -96,16 +97,16 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         # OpenAI refuses it; it asks nothing of an answer that is not streamed, so it is reported instead.
         context_of(scope).note_ignored(["stream_options"])
     prompt = body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0]
-    sampling = sampling_inputs(body, max_tokens_of(body, "max_tokens"))
+    client_cap = max_tokens_of(body, "max_tokens")
+    inputs = {"prompt": prompt, **sampling_inputs(body, client_cap).inputs}
     request = _CompletionRequest(
         body["model"],
         prompt,
         bool(body.get("echo")),
-        sampling.max_tokens,
+        fit_default_cap(inputs, client_cap),
         bool((body.get("stream_options") or {}).get("include_usage")),
         stop_sequences(body.get("stop")),
     )
-    inputs = {"prompt": prompt, **sampling.inputs}
     options = affinity_options(scope, None)  # Completions has no prompt_cache_key; the header still counts
     if stream:
         deltas = await ask_streamed(scope, model, inputs, options)

@@ -14,6 +14,7 @@ from .._digest import sha256
 from .._errors import InvalidRequest
 from .._limits.guards import key_of
 from .._upstream.backend import Usage
+from .._upstream.context_window import room_for_output
 
 __all__ = [
     "FUNCTION_TOOL",
@@ -23,6 +24,7 @@ __all__ = [
     "Sampling",
     "affinity_options",
     "check_tool_choice",
+    "fit_default_cap",
     "max_tokens_of",
     "note_user",
     "read_request",
@@ -83,6 +85,14 @@ def sampling_inputs(body: Mapping[str, Any], max_tokens: int | None) -> Sampling
     limit = max_tokens if max_tokens is not None else OPENAI_DEFAULT_MAX_TOKENS
     inputs["max_tokens"] = limit
     return Sampling(max_tokens=limit, inputs=inputs)
+
+
+def fit_default_cap(inputs: dict[str, Any], client_cap: int | None) -> int:
+    """The output cap to send. A client's own is sent as it is (and refused if it cannot fit); the
+    gateway's default shrinks to the room the input leaves, so it never causes a refusal itself."""
+    if client_cap is None:
+        inputs["max_tokens"] = max(1, min(inputs["max_tokens"], room_for_output(inputs)))
+    return int(inputs["max_tokens"])
 
 
 def max_tokens_of(body: Mapping[str, Any], *names: str) -> int | None:

@@ -27,7 +27,15 @@ from .._stored.store import store_of
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
 from .models import resolve_model
-from .request import SAMPLING, affinity_options, max_tokens_of, read_request, sampling_inputs, workers_ai_json_mode
+from .request import (
+    SAMPLING,
+    affinity_options,
+    fit_default_cap,
+    max_tokens_of,
+    read_request,
+    sampling_inputs,
+    workers_ai_json_mode,
+)
 from .response_builder import ResponseBuilder, ResponseRequest
 from .response_input import input_messages
 from .response_tools import ToolSet, tool_set
@@ -174,7 +182,8 @@ async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
     items = input_record(value) if store else []
     if store:
         check_storable(scope, items)
-    sampling = sampling_inputs(body, max_tokens_of(body, "max_output_tokens"))
+    client_cap = max_tokens_of(body, "max_output_tokens")
+    sampling = sampling_inputs(body, client_cap)
     inputs = _upstream_inputs(body, messages, tools, sampling.inputs)
     response_id = new_response_id(store)
     # The session a conversation keeps (for prefix-cache affinity): its first stored response's id.
@@ -185,7 +194,7 @@ async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
         body=body,
         inputs=inputs,
         model_name=body["model"],
-        max_tokens=sampling.max_tokens,
+        max_tokens=fit_default_cap(inputs, client_cap),
         tools=tools,
         recover_tools=bool(tools.functions) and tools.choice != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,

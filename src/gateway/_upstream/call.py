@@ -35,6 +35,7 @@ from .._limits.budget import reserve_tokens
 from .._limits.guards import key_of
 from .._valueclass import FrozenRecord
 from .backend import Backend, UpstreamResult, backend_of, record_usage
+from .context_window import check_context_window
 
 __all__ = [
     "CallPolicy",
@@ -190,6 +191,7 @@ async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: 
     context = context_of(scope)
     context.model = model
     check_key_scope(scope, model)
+    check_context_window(inputs)
     # Reserved before the call, settled when the request ends (a stream's end included).
     reservation = await reserve_tokens(scope, inputs)
     record_usage_after(scope)
