@@ -86,7 +86,9 @@ async def _attempt(
     if budget_s <= 0:
         raise UpstreamTimeout("The model upstream did not answer in time.")
     try:
-        return await asyncio.wait_for(_answer(backend, model, inputs, options), budget_s)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (gh-86296).
+        async with asyncio.timeout(budget_s):
+            return await _answer(backend, model, inputs, options)
     except TimeoutError:
         raise UpstreamTimeout(
             f"The model upstream did not answer within {budget_s:.3g} s. Try again, or lower max_tokens."
@@ -230,7 +232,10 @@ async def relay_events(upstream: ByteStream, context: RequestContext, idle_timeo
     try:
         while True:
             try:
-                chunk = await asyncio.wait_for(chunks.__anext__(), idle_timeout_s)
+                # Not wait_for: on 3.11 it can swallow the cancellation of a client that left
+                # (CPython gh-86296), and the relay would read its upstream to the end.
+                async with asyncio.timeout(idle_timeout_s):
+                    chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 break
             except TimeoutError:
