@@ -102,8 +102,10 @@ async def _attempt(
 async def _answer(backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
     result = await backend.run(model, inputs, options)
     # The dict test first: a runtime-checkable Protocol's isinstance is slow, and most answers are dicts.
-    if isinstance(result, dict) or not isinstance(result, ByteStream):
+    if isinstance(result, dict):
         return result
+    if not isinstance(result, ByteStream):
+        raise UpstreamError(f"The model upstream answered JSON that is not an object (a {type(result).__name__}).")
     try:
         return await _settle(result)
     except BaseException:

@@ -8,15 +8,24 @@ Both answer like `env.AI.run`: a dict for JSON, a `ByteStream` of SSE bytes for 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from .._errors import GatewayError, UpstreamError, WorkersAIError, parse_workers_ai_error
+from .._errors import (
+    GatewayError,
+    RateLimited,
+    ServiceUnavailable,
+    UpstreamError,
+    WorkersAIError,
+    parse_workers_ai_error,
+)
 from .._upstream.backend import UpstreamResult
 
-__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend"]
+__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend", "retry_after_of"]
 
 CLOUDFLARE_API = "https://api.cloudflare.com/client/v4"
 
@@ -55,17 +64,51 @@ async def _read_json(response: httpx.Response) -> Any:
         ) from None
 
 
-def _cloudflare_error(status: int, data: Any) -> GatewayError:
+def retry_after_of(response: httpx.Response) -> float | None:
+    """The upstream's `retry-after`, in seconds: a number, or an HTTP date."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_error(response: httpx.Response, message: str) -> GatewayError:
+    """An upstream's refusal by its HTTP status: its 429 and 503 are the client's to wait out, with
+    the upstream's own `retry-after` passed on (1 s when it gave none); others are a 502."""
+    parsed = parse_workers_ai_error(message)
+    if parsed is not None and not isinstance(parsed, WorkersAIError):
+        return parsed  # an over-long request, in the upstream's words
+    wait = retry_after_of(response)
+    if response.status_code == 429:
+        return RateLimited(
+            f"The model upstream is rate limiting requests: {message}",
+            code="upstream_rate_limited",
+            retry_after=wait or 1,
+        )
+    if response.status_code == 503:
+        return ServiceUnavailable(
+            f"The model upstream is unavailable: {message}", code="upstream_unavailable", retry_after=wait or 1
+        )
+    return UpstreamError(f"The upstream answered HTTP {response.status_code}: {message}")
+
+
+def _cloudflare_error(response: httpx.Response, data: Any) -> GatewayError:
     errors = data.get("errors") if isinstance(data, dict) else None
-    if errors and isinstance(errors[0], dict):
-        code, message = errors[0].get("code"), str(errors[0].get("message", ""))
-        if isinstance(code, int) and code >= 1000:
-            return parse_workers_ai_error(f"{code}: {message}") or WorkersAIError(code, message)
-        parsed = parse_workers_ai_error(message)
-        if parsed is not None:
-            return parsed
-        return UpstreamError(f"Workers AI answered HTTP {status}: {message}")
-    return UpstreamError(f"Workers AI answered HTTP {status}.")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    code, message = first.get("code"), str(first.get("message", ""))
+    found = parse_workers_ai_error(f"{code}: {message}" if isinstance(code, int) and code >= 1000 else message)
+    if found is None:
+        return _status_error(response, message or "(no message)")
+    if found.retry_after is None:
+        found.retry_after = retry_after_of(response)
+    return found
 
 
 class RestBackend:
@@ -102,7 +145,7 @@ class RestBackend:
             return HttpByteStream(response)
         data = await _read_json(response)
         if response.status_code >= 400 or (isinstance(data, dict) and data.get("success") is False):
-            raise _cloudflare_error(response.status_code, data)
+            raise _cloudflare_error(response, data)
         result = data.get("result") if isinstance(data, dict) else None
         if not isinstance(result, dict):
             raise UpstreamError("Workers AI answered without a result object.")
@@ -187,8 +230,11 @@ class OpenAIBackend:
             return _PromptFrames(stream) if path == "/completions" else stream
         data = await _read_json(response)
         if response.status_code >= 400:
-            message = (data.get("error") or {}).get("message") if isinstance(data, dict) else None
-            raise UpstreamError(f"The upstream answered HTTP {response.status_code}: {message or data}")
+            error = data.get("error") if isinstance(data, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            raise _status_error(response, str(message or data))
+        if not isinstance(data, dict):
+            raise UpstreamError(f"The upstream answered JSON that is not an object (a {type(data).__name__}).")
         if path == "/completions":
             return {
                 "response": "".join(c.get("text", "") for c in data.get("choices") or []),
