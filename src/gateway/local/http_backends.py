@@ -162,10 +162,15 @@ class _PromptFrames:
         return self._frames()
 
     async def _frames(self) -> AsyncIterator[bytes]:
-        pending = b""
+        pending = bytearray()  # grows in place and is searched only where it is new: linear
         async for chunk in self._inner:
+            searched = len(pending)
             pending += chunk
-            *lines, pending = pending.split(b"\n")
+            cut = pending.rfind(b"\n", searched)
+            if cut < 0:
+                continue
+            lines = bytes(pending[:cut]).split(b"\n")
+            del pending[: cut + 1]
             for line in lines:
                 yield _prompt_frame(line.strip())
 
