@@ -9,6 +9,7 @@ GatewayError
 ├── NotFound                    404 not_found_error         no such route
 │   └── ModelNotFound           404 not_found_error         no such model (OpenAI dialect)
 ├── MethodNotAllowed            405 invalid_request_error   the route exists, the method does not
+├── RequestTimeout              408 timeout_error           the client did not send its body in time
 ├── PayloadTooLarge             413 invalid_request_error   body over the size limit
 ├── UnsupportedMediaType        415 invalid_request_error   body that is not JSON
 ├── RateLimited                 429 rate_limit_error        a limit of the gateway's or upstream's
@@ -42,6 +43,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "RequestTimeout",
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -121,6 +123,14 @@ class MethodNotAllowed(GatewayError):
     status = 405
     type = "invalid_request_error"
     cf_code = 7001
+
+
+class RequestTimeout(GatewayError):
+    """The client was too slow sending its request (the local server's body timeout)."""
+
+    status = 408
+    type = "timeout_error"
+    cf_code = 3007
 
 
 class PayloadTooLarge(GatewayError):

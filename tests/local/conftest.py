@@ -58,8 +58,9 @@ def wait_until_up(url: str, deadline: float) -> None:
     raise AssertionError("gateway serve did not start listening")
 
 
-@pytest.fixture
-def server() -> Iterator[Server]:
+@contextlib.contextmanager
+def running_server(**variables: str) -> Iterator[Server]:
+    """`gateway serve` on a free loopback port, with these variables; stopped on exit."""
     port = free_port()
     env = {
         k: v
@@ -67,6 +68,7 @@ def server() -> Iterator[Server]:
         if k not in ("GATEWAY_KEYS", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "UPSTREAM_BASE_URL")
     }
     env["EMULATOR_TOKEN_DELAY_MS"] = "40"
+    env.update(variables)
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -137,3 +139,9 @@ def logged_server(directory: Path, **variables: str) -> Iterator[LoggedServer]:
         if process.poll() is None:
             process.kill()
         process.wait(5)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with running_server() as running:
+        yield running

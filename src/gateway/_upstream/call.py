@@ -14,14 +14,15 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from .._asgi.context import RequestContext, context_of
-from .._asgi.http import ByteStream, Scope
+from .._asgi.http import CLIENT_GONE_KEY, ByteStream, Scope
 from .._asgi.sse import EventFramer
 from .._config import settings_of
 from .._errors import (
+    ClientDisconnected,
     Forbidden,
     GatewayError,
     ModelNotServed,
@@ -201,13 +202,36 @@ async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: 
     record_usage_after(scope)
     started = time.perf_counter()
     try:
-        return await call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
+        call = call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
+        gone = scope.get(CLIENT_GONE_KEY)
+        return await (call if gone is None else _unless_client_leaves(call, gone))
     except BaseException:
         if reservation is not None:
             reservation.fail()
         raise
     finally:
         context.upstream_ms = (time.perf_counter() - started) * 1000
+
+
+async def _unless_client_leaves(call: Awaitable[UpstreamResult], gone: asyncio.Event) -> UpstreamResult:
+    """The call's answer, unless the client leaves first: then the call is cancelled at once
+    (closing its upstream connection) rather than waited out until the upstream timeout."""
+    task = asyncio.ensure_future(call)
+    if gone.is_set():
+        task.cancel()
+    waiter = asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        waiter.cancel()
+    if task.done() and not task.cancelled():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    raise ClientDisconnected("The client went away before the model answered; the model call was cancelled.")
 
 
 def _usage_in(events: bytes) -> Any:

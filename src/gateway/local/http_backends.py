@@ -25,9 +25,47 @@ from .._errors import (
 )
 from .._upstream.backend import UpstreamResult
 
-__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend", "retry_after_of"]
+__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend", "UpstreamPool", "retry_after_of"]
 
 CLOUDFLARE_API = "https://api.cloudflare.com/client/v4"
+
+
+class UpstreamPool:
+    """How the local server's HTTP client uses its upstream, chosen rather than httpx's defaults
+    (100 connections, and a request past them waiting without end):
+    - `max_connections` (UPSTREAM_MAX_CONNECTIONS, 100): requests in flight to the upstream at once;
+    - `pool_timeout_s` (UPSTREAM_POOL_TIMEOUT_S, 10): how long a request past them waits for one
+      to free up, then a 503 with retry-after, so a client is told instead of kept waiting;
+    - connect 10 s, write 30 s; no read timeout in httpx: the gateway's own UPSTREAM_TIMEOUT_S
+      (to the first byte) and STREAM_IDLE_TIMEOUT_S (between events) govern reads, the same for
+      every backend; idle connections are kept (up to 20) for 30 s.
+    """
+
+    __slots__ = ("max_connections", "pool_timeout_s")
+
+    def __init__(self, max_connections: int = 100, pool_timeout_s: float = 10.0) -> None:
+        self.max_connections, self.pool_timeout_s = max_connections, pool_timeout_s
+
+    def client(self, base_url: str, headers: dict[str, str], transport: httpx.AsyncBaseTransport | None) -> Any:
+        return httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            headers=headers,
+            timeout=httpx.Timeout(connect=10.0, read=None, write=30.0, pool=self.pool_timeout_s),
+            limits=httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=min(20, self.max_connections),
+                keepalive_expiry=30.0,
+            ),
+        )
+
+    def busy(self) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"All {self.max_connections} connections to the model upstream are in use and none freed up within "
+            f"{self.pool_timeout_s:g} s (UPSTREAM_MAX_CONNECTIONS, UPSTREAM_POOL_TIMEOUT_S). Retry shortly.",
+            code="upstream_connections_busy",
+            retry_after=1,
+        )
 
 
 class HttpByteStream:
@@ -123,14 +161,11 @@ class RestBackend:
         *,
         base_url: str = CLOUDFLARE_API,
         transport: httpx.AsyncBaseTransport | None = None,
+        pool: UpstreamPool | None = None,
     ) -> None:
         self._path = f"/accounts/{account_id}/ai/run/"
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            headers={"authorization": f"Bearer {api_token}"},
-            timeout=httpx.Timeout(None, connect=10.0),
-        )
+        self._pool = pool or UpstreamPool()
+        self._client = self._pool.client(base_url, {"authorization": f"Bearer {api_token}"}, transport)
 
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
         params = {"queueRequest": "true"} if options.get("queueRequest") else {}
@@ -139,6 +174,8 @@ class RestBackend:
         )
         try:
             response = await self._client.send(request, stream=True)
+        except httpx.PoolTimeout:
+            raise self._pool.busy() from None
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Could not reach Workers AI: {exc}") from None
         if _is_stream(response):
@@ -208,15 +245,12 @@ class OpenAIBackend:
         *,
         model: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        pool: UpstreamPool | None = None,
     ) -> None:
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            transport=transport,
-            headers=headers,
-            timeout=httpx.Timeout(None, connect=10.0),
-        )
+        self._pool = pool or UpstreamPool()
+        self._client = self._pool.client(base_url.rstrip("/"), headers, transport)
 
     def _upstream_model(self, model: str) -> str:
         return self._model or model.rsplit("/", 1)[-1]
@@ -228,6 +262,8 @@ class OpenAIBackend:
         request = self._client.build_request("POST", path, json=body, headers=_extra_headers(options))
         try:
             response = await self._client.send(request, stream=True)
+        except httpx.PoolTimeout:
+            raise self._pool.busy() from None
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Could not reach the upstream at {self._client.base_url}: {exc}") from None
         if _is_stream(response):
