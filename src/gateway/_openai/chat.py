@@ -28,7 +28,7 @@ from .._params import FieldPolicy, check_fields
 from .._upstream.answers import Completion, Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
-from .._upstream.leaked_calls import HeldCall, call_id, recover_tool_calls
+from .._upstream.leaked_calls import HeldCall, call_id, recover_calls, strip_markup
 from .messages import chat_messages
 from .models import resolve_model
 from .request import (
@@ -220,9 +220,11 @@ def _finished_calls(request: _ChatRequest, completion: Completion, content: str)
         }
         for i, call in enumerate(completion.tool_calls)
     ]
-    if not calls and request.recover_tools:
-        calls = recover_tool_calls(content, request.tools, request.id) or []
-        content = "" if calls else content
+    if not calls:
+        # Recovered from the text when the model leaked them there; control tokens never shown.
+        calls, content = recover_calls(content, request.tools if request.recover_tools else set(), request.id)
+    else:
+        content = strip_markup(content)
     return (calls if request.parallel_tool_calls else calls[:1]), content
 
 
@@ -301,9 +303,7 @@ class _ChatChunks:
         return out
 
     def _content(self, text: str) -> bytes:
-        if self.held.hold(text, at_start=not self.visible):
-            return b""
-        return self._visible(self.finish.feed(text))
+        return self._visible(self.finish.feed(self.held.hold(text, at_start=not self.visible)))
 
     def _visible(self, text: str) -> bytes:
         if not text:

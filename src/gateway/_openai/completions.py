@@ -18,6 +18,7 @@ from .._params import FieldPolicy, check_fields
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState
+from .._upstream.leaked_calls import HeldCall, recover_calls
 from .models import resolve_model
 from .request import (
     SAMPLING,
@@ -114,7 +115,7 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         return
     answer = await ask_whole(scope, model, inputs, options)
     finish = FinishState(request.stops, request.max_tokens)
-    text = finish.cut(answer.content)
+    text = finish.cut(recover_calls(answer.content, set(), request.id)[1])  # no control token reaches the text
     reason = finish.reason(answer.finish_reason, False, answer.usage)
     choice = request.choice((prompt if request.echo else "") + text, reason)
     await send_json(send, 200, request.envelope([choice], usage=token_usage(answer.usage)))
@@ -127,12 +128,13 @@ async def _stream(request: _CompletionRequest, deltas: AsyncIterator[Delta]) -> 
     extra = {"usage": None} if request.include_usage else {}
     if request.echo:
         yield encode_event(request.envelope([request.choice(request.prompt, None)], **extra))
+    held = HeldCall(set(), request.id, enabled=False)  # holds only the chat format's control tokens
     async for delta in deltas:
         usage, upstream_finish = delta.usage or usage, delta.finish_reason or upstream_finish
-        text = finish.feed(delta.content)
+        text = finish.feed(held.hold(delta.content, at_start=False))
         if text:
             yield encode_event(request.envelope([request.choice(text, None)], **extra))
-    tail = finish.flush()
+    tail = finish.feed(held.release(may_be_calls=False)[1]) + finish.flush()
     reason = finish.reason(upstream_finish, False, usage)
     yield encode_event(request.envelope([request.choice(tail, reason)], **extra))
     if request.include_usage:

@@ -175,9 +175,8 @@ class ResponseBuilder:
         return out
 
     def _content(self, text: str) -> bytes:
-        if self.held.hold(text, at_start=self._current("message") is None):
-            return b""
-        return self._text(text)
+        shown = self.held.hold(text, at_start=self._current("message") is None)
+        return self._text(shown) if shown else b""
 
     def _text(self, text: str) -> bytes:
         return self._append("message", "msg", "response.output_text.delta", text, logprobs=[])
