@@ -92,13 +92,30 @@ def test_the_boundary_is_exact_one_token_more_is_refused(make_gateway: MakeGatew
     assert len(gw.backend.calls) == 1
 
 
-def test_an_openai_client_gets_context_length_exceeded(make_gateway: MakeGateway) -> None:
+@pytest.mark.parametrize(
+    ("route", "field"),
+    [
+        ("/v1/chat/completions", "max_tokens"),
+        ("/v1/chat/completions", "max_completion_tokens"),
+        ("/v1/responses", "max_output_tokens"),
+        ("/v1/completions", "max_tokens"),
+    ],
+)
+def test_an_openai_client_gets_context_length_exceeded_naming_its_field(
+    make_gateway: MakeGateway, route: str, field: str
+) -> None:
     gw = make_gateway()
-    body = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}], "max_tokens": CONTEXT_WINDOW}
-    reply = run(request(gw.app, "POST", "/v1/chat/completions", body=body, headers=gw.auth))
+    forms: dict[str, dict[str, Any]] = {
+        "/v1/chat/completions": {"messages": [{"role": "user", "content": "hi"}]},
+        "/v1/responses": {"input": "hi"},
+        "/v1/completions": {"prompt": "hi"},
+    }
+    body = {"model": "gpt-oss-120b", **forms[route], field: CONTEXT_WINDOW}
+    reply = run(request(gw.app, "POST", route, body=body, headers=gw.auth))
     assert reply.status == 400
     error = reply.json()["error"]
-    assert (error["type"], error["code"]) == ("invalid_request_error", "context_length_exceeded")
+    assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", "context_length_exceeded", field)
+    assert f"`{field}` asks for up to 128000" in error["message"]
     assert gw.backend.calls == []
 
 

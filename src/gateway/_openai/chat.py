@@ -182,7 +182,7 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
     request = _ChatRequest(
         model_name=body["model"],
         inputs=inputs,
-        max_tokens=fit_default_cap(inputs, client_cap),
+        max_tokens=fit_default_cap(inputs, client_cap, _cap_name(body)),
         stream=bool(body.get("stream")),
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         stops=stop_sequences(body.get("stop")),
@@ -192,6 +192,10 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
         options=affinity_options(scope, body.get("prompt_cache_key")),
     )
     return model, request
+
+
+def _cap_name(body: dict[str, Any]) -> str:
+    return "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
 
 
 async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:

@@ -104,7 +104,7 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         body["model"],
         prompt,
         bool(body.get("echo")),
-        fit_default_cap(inputs, client_cap),
+        fit_default_cap(inputs, client_cap, "max_tokens"),
         bool((body.get("stream_options") or {}).get("include_usage")),
         stop_sequences(body.get("stop")),
     )

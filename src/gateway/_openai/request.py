@@ -14,7 +14,7 @@ from .._digest import sha256
 from .._errors import InvalidRequest
 from .._limits.guards import key_of
 from .._upstream.backend import Usage
-from .._upstream.context_window import room_for_output
+from .._upstream.context_window import check_context_window, room_for_output
 
 __all__ = [
     "FUNCTION_TOOL",
@@ -87,11 +87,13 @@ def sampling_inputs(body: Mapping[str, Any], max_tokens: int | None) -> Sampling
     return Sampling(max_tokens=limit, inputs=inputs)
 
 
-def fit_default_cap(inputs: dict[str, Any], client_cap: int | None) -> int:
-    """The output cap to send. A client's own is sent as it is (and refused if it cannot fit); the
-    gateway's default shrinks to the room the input leaves, so it never causes a refusal itself."""
+def fit_default_cap(inputs: dict[str, Any], client_cap: int | None, cap_name: str) -> int:
+    """The output cap to send. A client's own is sent as it is, and refused, naming the client's
+    field, if it cannot fit; the gateway's default shrinks to the room the input leaves instead."""
     if client_cap is None:
         inputs["max_tokens"] = max(1, min(inputs["max_tokens"], room_for_output(inputs)))
+    else:
+        check_context_window(inputs, cap_name=cap_name)
     return int(inputs["max_tokens"])
 
 

@@ -194,7 +194,7 @@ async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
         body=body,
         inputs=inputs,
         model_name=body["model"],
-        max_tokens=fit_default_cap(inputs, client_cap),
+        max_tokens=fit_default_cap(inputs, client_cap, "max_output_tokens"),
         tools=tools,
         recover_tools=bool(tools.functions) and tools.choice != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,

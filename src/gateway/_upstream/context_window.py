@@ -89,14 +89,16 @@ def room_for_output(inputs: dict[str, Any]) -> int:
     return CONTEXT_WINDOW - input_tokens_at_least(inputs)
 
 
-def check_context_window(inputs: dict[str, Any], *, path: str = "") -> None:
-    """Refuse inputs whose output cap and certain input size cannot fit the window together."""
+def check_context_window(inputs: dict[str, Any], *, path: str = "", cap_name: str | None = None) -> None:
+    """Refuse inputs whose output cap and certain input size cannot fit the window together.
+    `cap_name` is the field the client set the cap with, when it is not the one sent upstream."""
     if isinstance(inputs.get("requests"), list):
         for index, item in enumerate(inputs["requests"]):
             if isinstance(item, dict):
                 check_context_window(item, path=f"requests[{index}].")
         return
     name, cap = output_cap(inputs)
+    name = cap_name or name
     at_least = input_tokens_at_least(inputs)
     if cap + at_least <= CONTEXT_WINDOW:
         return
