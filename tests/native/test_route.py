@@ -233,3 +233,18 @@ def test_prompts_are_logged_only_when_turned_on(make_gateway: MakeGateway) -> No
     line = json.loads(loud.logs[-1])
     assert line["request_body"] == {"prompt": "secret plans"}
     assert "secret plans" in line["result"]["response"]
+
+
+def test_fields_workers_ai_accepts_and_the_gateway_does_not_know_pass_through_named(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    for body in (
+        {"prompt": "hi", "model": "@cf/openai/gpt-oss-120b"},
+        {"messages": [{"role": "user", "content": "hi"}], "stop": ["\n"]},
+    ):
+        reply = run(request(gw.app, "POST", NATIVE, body=body, headers=gw.auth))
+        assert reply.status == 200
+        assert gw.backend.calls[-1][1] == body  # unchanged
+        unknown = [name for name in body if name in ("model", "stop")]
+        assert reply.headers["x-gateway-passed-through"] == ", ".join(unknown)
+        assert json.loads(gw.logs[-1])["passed_through"] == unknown
+        assert "x-gateway-ignored" not in reply.headers
