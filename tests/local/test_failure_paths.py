@@ -48,6 +48,8 @@ class SilentUpstream:
             except TimeoutError:
                 self._reap()
                 continue
+            finally:
+                self._stop.wait(0.01)
             conn.setblocking(False)
             self.open.add(conn)
             self.seen += 1
@@ -71,9 +73,55 @@ class SilentUpstream:
         self.sock.close()
 
 
+class StreamingUpstream(SilentUpstream):
+    """Answers every request with an event stream that never ends (64 events every 10 ms)."""
+
+    HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    EVENT = b'data: {"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": null}]}\n\n'
+
+    def _reap(self) -> None:
+        for conn in list(self.open):
+            try:
+                if conn.recv(65536) == b"":
+                    self.open.discard(conn)
+                    conn.close()
+                    continue
+                self.asked.add(conn)
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.open.discard(conn)
+                continue
+            self._send(conn)
+
+    def _send(self, conn: socket.socket) -> None:
+        if conn not in self.asked:
+            return
+        try:
+            if conn not in self.answered:
+                conn.sendall(self.HEAD)
+                self.answered.add(conn)
+            # Many at once: the gateway always has the next event ready, the case where a
+            # cancellation could be swallowed on 3.11 (each read finishes in one loop turn).
+            events = self.EVENT * 64
+            conn.sendall(b"%x\r\n%s\r\n" % (len(events), events))
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.open.discard(conn)
+
+    @property
+    def asked(self) -> set[socket.socket]:
+        return self.__dict__.setdefault("_asked", set())  # type: ignore[no-any-return]
+
+    @property
+    def answered(self) -> set[socket.socket]:
+        return self.__dict__.setdefault("_answered", set())  # type: ignore[no-any-return]
+
+
 @contextmanager
-def silent_upstream() -> Iterator[SilentUpstream]:
-    upstream = SilentUpstream()
+def silent_upstream(kind: type[SilentUpstream] = SilentUpstream) -> Iterator[SilentUpstream]:
+    upstream = kind()
     try:
         yield upstream
     finally:
@@ -116,6 +164,26 @@ def test_clients_that_leave_before_the_first_byte_close_their_upstream_connectio
         for client in clients:
             client.close()
         assert _wait_for(lambda: not upstream.open, 3), f"{len(upstream.open)} of 20 still open after 3 s"
+
+
+def test_clients_that_leave_mid_stream_close_their_upstream_streams() -> None:
+    """The openai backend under uvicorn, as the load test ran it: every stream's upstream closes."""
+    unlimited = json.dumps({"default": {}})
+    with (
+        silent_upstream(StreamingUpstream) as upstream,
+        running_server(UPSTREAM_BASE_URL=upstream.url, TIERS=unlimited) as srv,
+    ):
+        clients = [_connect(srv.url) for _ in range(20)]
+        for client in clients:
+            client.sendall(_http_request(srv.url, srv.key, json.dumps({**CHAT, "stream": True}).encode()))
+        for client in clients:
+            seen = b""
+            while b"data:" not in seen:  # until the first event has arrived
+                seen += client.recv(65536)
+        assert len(upstream.open) == 20
+        for client in clients:
+            client.close()
+        assert _wait_for(lambda: not upstream.open, 3), f"{len(upstream.open)} of 20 upstream streams still open"
 
 
 def test_a_client_that_sends_its_headers_too_slowly_is_disconnected() -> None:
