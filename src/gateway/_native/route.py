@@ -41,7 +41,8 @@ async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
     checked = validate_native(body)
     form = checked.form
     context.extra["form"] = form
-    context.note_passed(checked.unknown)
+    if checked.unknown:
+        context.note_passed(checked.unknown)
     if settings_of(scope).log_prompts:
         context.extra["request_body"] = body
     result = await call_model(scope, model, _upstream_inputs(body, form), _options(scope, form))
