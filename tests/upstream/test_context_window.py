@@ -71,6 +71,10 @@ def test_the_bound_counts_what_the_template_shows_verbatim_and_only_that() -> No
     items = [{"type": "function_call_output", "call_id": "c", "output": text}, {"role": "user", "content": text}]
     assert input_tokens_at_least({"input": items, "instructions": text}) == 30
     assert input_tokens_at_least({"input": text}) == 10
+    # What the model may never see is not counted: earlier reasoning, tools it may not call.
+    reasoning = {"type": "reasoning", "content": [{"type": "reasoning_text", "text": text}]}
+    assert input_tokens_at_least({"input": [reasoning, {"role": "user", "content": "hi"}]}) == 1
+    assert input_tokens_at_least({"messages": messages[:1], "tools": tools, "tool_choice": "none"}) == 10
 
 
 def test_a_native_body_that_cannot_fit_is_refused_before_any_model_call(make_gateway: MakeGateway) -> None:

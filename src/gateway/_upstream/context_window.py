@@ -37,8 +37,8 @@ def _contents(content: Any) -> Iterator[str]:
 
 def _turn(item: Any) -> Iterator[str]:
     """One message or Responses input item: its content, a tool's output, a call's arguments."""
-    if not isinstance(item, dict):
-        return
+    if not isinstance(item, dict) or item.get("type") == "reasoning":
+        return  # earlier reasoning may be left out of the prompt: not certain, so not counted
     yield from _contents(item.get("content"))
     yield from _contents(item.get("output"))
     yield from _strings(item.get("arguments"))
@@ -67,7 +67,8 @@ def _texts(inputs: dict[str, Any]) -> Iterator[str]:
         yield from _turn(item)
     if "input" in inputs:
         yield from _strings(inputs.get("instructions"))
-    yield from _tool_descriptions(inputs.get("tools"))
+    if inputs.get("tool_choice") != "none":  # a server may leave tools out of the prompt then
+        yield from _tool_descriptions(inputs.get("tools"))
 
 
 def input_tokens_at_least(inputs: dict[str, Any]) -> int:
