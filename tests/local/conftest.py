@@ -9,9 +9,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,22 @@ class Server:
     url: str
     key: str
     banner: str
+    output: list[str] = field(default_factory=list)  # what it printed after the banner, as it goes
+    reader: threading.Thread | None = None
+
+    def all_output(self, timeout: float = 10) -> str:
+        """Everything it printed after the banner, once it has exited."""
+        self.process.wait(timeout)
+        if self.reader is not None:
+            self.reader.join(timeout)
+        return "".join(self.output)
+
+
+def _drain(process: subprocess.Popen[str], into: list[str]) -> None:
+    """Keep reading the server's output: a full pipe would block the server on its next log line."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        into.append(line)
 
 
 def free_port() -> int:
@@ -83,7 +100,10 @@ def running_server(**variables: str) -> Iterator[Server]:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, deadline)
         key = re.search(r"key:\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
-        yield Server(process, url, key, banner)
+        running = Server(process, url, key, banner)
+        running.reader = threading.Thread(target=_drain, args=(process, running.output), daemon=True)
+        running.reader.start()
+        yield running
     finally:
         if process.poll() is None:
             process.kill()

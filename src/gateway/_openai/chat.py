@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._asgi.context import context_of
@@ -285,12 +285,15 @@ class _ChatChunks:
             chunk["usage"] = None
         return encode_event(chunk)
 
-    async def translate(self, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+    async def translate(self, deltas: AsyncGenerator[Delta, None]) -> AsyncIterator[bytes]:
         yield self._chunk({"role": "assistant", "content": ""})
-        async for delta in deltas:
-            out = self._feed(delta)
-            if out:
-                yield out
+        try:
+            async for delta in deltas:
+                out = self._feed(delta)
+                if out:
+                    yield out
+        finally:
+            await deltas.aclose()  # closes the upstream at once when the client leaves
         yield self._end()
 
     def _feed(self, delta: Delta) -> bytes:

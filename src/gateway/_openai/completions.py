@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._asgi.context import context_of
@@ -121,7 +121,7 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
     await send_json(send, 200, request.envelope([choice], usage=token_usage(answer.usage)))
 
 
-async def _stream(request: _CompletionRequest, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+async def _stream(request: _CompletionRequest, deltas: AsyncGenerator[Delta, None]) -> AsyncIterator[bytes]:
     finish = FinishState(request.stops, request.max_tokens)
     usage = Usage()
     upstream_finish = None
@@ -129,11 +129,14 @@ async def _stream(request: _CompletionRequest, deltas: AsyncIterator[Delta]) -> 
     if request.echo:
         yield encode_event(request.envelope([request.choice(request.prompt, None)], **extra))
     held = HeldCall(set(), request.id, enabled=False)  # holds only the chat format's control tokens
-    async for delta in deltas:
-        usage, upstream_finish = delta.usage or usage, delta.finish_reason or upstream_finish
-        text = finish.feed(held.hold(delta.content, at_start=False))
-        if text:
-            yield encode_event(request.envelope([request.choice(text, None)], **extra))
+    try:
+        async for delta in deltas:
+            usage, upstream_finish = delta.usage or usage, delta.finish_reason or upstream_finish
+            text = finish.feed(held.hold(delta.content, at_start=False))
+            if text:
+                yield encode_event(request.envelope([request.choice(text, None)], **extra))
+    finally:
+        await deltas.aclose()  # closes the upstream at once when the client leaves
     tail = finish.feed(held.release(may_be_calls=False)[1]) + finish.flush()
     reason = finish.reason(upstream_finish, False, usage)
     yield encode_event(request.envelope([request.choice(tail, reason)], **extra))

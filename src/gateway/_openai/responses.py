@@ -13,7 +13,7 @@ so a client that reacts to `response.completed` can reference it at once; a fail
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._asgi.context import context_of
@@ -226,13 +226,16 @@ async def responses(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _events(
-    scope: Scope, builder: ResponseBuilder, deltas: AsyncIterator[Delta], plan: _Plan
+    scope: Scope, builder: ResponseBuilder, deltas: AsyncGenerator[Delta, None], plan: _Plan
 ) -> AsyncIterator[bytes]:
     yield builder.start()
-    async for delta in deltas:
-        out = builder.feed(delta)
-        if out:
-            yield out
+    try:
+        async for delta in deltas:
+            out = builder.feed(delta)
+            if out:
+                yield out
+    finally:
+        await deltas.aclose()  # closes the upstream at once when the client leaves
     items_done = builder.finish()
     await _save(scope, builder, plan)  # before the last event: the response is referable once it is sent
     yield items_done + builder.final_event()

@@ -14,7 +14,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import Any
 
 from .._asgi.context import RequestContext, context_of
@@ -251,7 +251,9 @@ def _usage_in(events: bytes) -> Any:
     return found
 
 
-async def relay_events(upstream: ByteStream, context: RequestContext, idle_timeout_s: float) -> AsyncIterator[bytes]:
+async def relay_events(
+    upstream: ByteStream, context: RequestContext, idle_timeout_s: float
+) -> AsyncGenerator[bytes, None]:
     """Yield the upstream's complete events as they arrive; raise if the stream is not whole."""
     framer = EventFramer()
     chunks = upstream.__aiter__()
