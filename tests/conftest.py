@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +14,7 @@ from gateway.local.emulator import Emulator
 from gateway.local.keygen import key_entry
 from gateway.local.limits import local_guards
 from gateway.local.response_store import InProcessResponses
+from tests.doubles import SchemaChecked
 
 MODEL = "@cf/openai/gpt-oss-120b"
 NATIVE = f"/ai/run/{MODEL}"
@@ -56,10 +57,14 @@ def tiers(**limits: int) -> str:
 
 
 @pytest.fixture
-def make_gateway() -> MakeGateway:
+def make_gateway() -> Iterator[MakeGateway]:
     """Build the smallest gateway a test needs: an emulator (or the given backend), one key,
     in-process limits (on `clock`, for tests that move time) unless `guards` are given, and an
-    in-process response store (none with `stored=False`: as a Worker without the binding)."""
+    in-process response store (none with `stored=False`: as a Worker without the binding).
+
+    Every body the backend receives is checked against the model page's input schema; a test
+    whose gateway sent one the schema refuses fails (tests/model_schema.py)."""
+    checked: list[SchemaChecked] = []
 
     def make(
         backend: Any = None,
@@ -75,8 +80,10 @@ def make_gateway() -> MakeGateway:
         logs: list[str] = []
         guards = guards if guards is not None else (local_guards(clock) if clock is not None else local_guards())
         store = (InProcessResponses(clock) if clock is not None else InProcessResponses()) if stored else None
+        upstream = SchemaChecked(backend)
+        checked.append(upstream)
         app = Gateway(
-            backend=backend,
+            backend=upstream,
             env=SimpleNamespace(**env),
             log=logs.append,
             guards=guards,
@@ -85,4 +92,6 @@ def make_gateway() -> MakeGateway:
         )
         return Harness(app=app, backend=backend, logs=logs, guards=guards, store=store)
 
-    return make
+    yield make
+    found = [violation for upstream in checked for violation in upstream.violations]
+    assert not found, f"the gateway sent bodies the model's input schema refuses: {found}"

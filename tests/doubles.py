@@ -10,6 +10,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from gateway._errors import WorkersAIError
+from tests.model_schema import violations
+
 
 class ScriptedStream:
     """An upstream byte stream: these chunks, `delay_s` apart; records being closed (cancelled)."""
@@ -49,3 +52,21 @@ def sse(*events: dict[str, Any], done: bool = True) -> bytes:
     """Events as an upstream sends them, ending with `[DONE]` unless told otherwise."""
     body = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events)
     return body + (b"data: [DONE]\n\n" if done else b"")
+
+
+class SchemaChecked:
+    """Wraps any backend a test uses: every body it receives is checked against the model page's
+    input schema. A violation is answered as Workers AI answers it (5006) and kept, and the
+    `make_gateway` fixture fails the test on it, whatever the test itself expected."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.violations: list[str] = []
+
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> Any:
+        found = violations(inputs)
+        if found:
+            self.violations.append(f"{found} in {inputs!r}")
+            raise WorkersAIError(5006, f"Error: input validation failed: {found}")
+        return await self.inner.run(model, inputs, options)

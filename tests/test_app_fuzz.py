@@ -15,7 +15,10 @@ from tests.client import request, run
 from tests.conftest import NATIVE, MakeGateway
 
 HELLO = [{"role": "user", "content": "hi"}]
-TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+TOOL = {
+    "type": "function",
+    "function": {"name": "f", "description": "", "parameters": {"type": "object", "properties": {}}},
+}
 VALID: list[tuple[str, dict[str, Any]]] = [
     (NATIVE, {"prompt": "hi", "max_tokens": 10, "temperature": 1}),
     (NATIVE, {"messages": HELLO, "tools": [TOOL], "stream": False}),

@@ -213,7 +213,7 @@ MINIMAL_FORMS: dict[str, dict[str, Any]] = {
     "prompt form": {"prompt": "hi"},
     "messages form": {"messages": [{"role": "user", "content": "hi"}]},
     "Responses form": {"input": "hi"},
-    "async batch form": {"requests": [{"prompt": "hi"}]},
+    "async batch form": {"requests": [{"input": "hi"}]},
     "async batch polling form": {"request_id": "abc"},
 }
 

@@ -10,6 +10,7 @@ __all__ = [
     "CONTEXT_WINDOW",
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
+    "LONGEST_TOKEN_BYTES",
     "OPENAI_DEFAULT_MAX_TOKENS",
     "PRICES_PER_MILLION",
     "RELEASED_AT",
@@ -24,6 +25,13 @@ KNOWN_MODELS = ("@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b")
 
 # Both models: input and output together (the model pages).
 CONTEXT_WINDOW = 128_000
+
+# The longest token of gpt-oss's tokenizer (o200k_harmony: o200k_base's 199,998 ordinary tokens
+# plus special ones) is 128 bytes (a run of 128 spaces), so a text of B bytes is at least B / 128
+# tokens, however it is split: the gateway's certain lower bound of an input's size.
+# tests/upstream/test_context_window.py checks the figure against the vocabulary npm's
+# js-tiktoken ships.
+LONGEST_TOKEN_BYTES = 128
 
 # What Workers AI generates at most when a body names no `max_tokens` (the model page's schema).
 # Native bodies pass through unchanged, so this is what a native request without one can cost.

@@ -2,12 +2,14 @@
 
 GatewayError
 ├── InvalidRequest              400 invalid_request_error   bad body, field or form
+│   ├── ContextLengthExceeded   400 invalid_request_error   input + output cap over the context window
 │   └── ModelNotServed          400 invalid_request_error   a model not on the allow-list
 ├── Unauthorized                401 authentication_error    missing or unknown key
 ├── Forbidden                   403 permission_error        a key that may not do this
 ├── NotFound                    404 not_found_error         no such route
 │   └── ModelNotFound           404 not_found_error         no such model (OpenAI dialect)
 ├── MethodNotAllowed            405 invalid_request_error   the route exists, the method does not
+├── RequestTimeout              408 timeout_error           the client did not send its body in time
 ├── PayloadTooLarge             413 invalid_request_error   body over the size limit
 ├── UnsupportedMediaType        415 invalid_request_error   body that is not JSON
 ├── RateLimited                 429 rate_limit_error        a limit of the gateway's or upstream's
@@ -29,7 +31,9 @@ import time
 from ._valueclass import FrozenRecord
 
 __all__ = [
+    "WORKERS_AI_CODES",
     "ClientDisconnected",
+    "ContextLengthExceeded",
     "Forbidden",
     "GatewayError",
     "InvalidRequest",
@@ -39,6 +43,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "RequestTimeout",
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -79,6 +84,13 @@ class InvalidRequest(GatewayError):
     cf_code = 5006
 
 
+class ContextLengthExceeded(InvalidRequest):
+    """Input and output together cannot fit the model's context window (OpenAI's code for it)."""
+
+    def __init__(self, message: str, *, param: str | None = "messages") -> None:
+        super().__init__(message, param=param, code="context_length_exceeded")
+
+
 class ModelNotServed(InvalidRequest):
     """A model that is not on this gateway's allow-list (Workers AI's own code for it is 5007)."""
 
@@ -111,6 +123,14 @@ class MethodNotAllowed(GatewayError):
     status = 405
     type = "invalid_request_error"
     cf_code = 7001
+
+
+class RequestTimeout(GatewayError):
+    """The client was too slow sending its request (the local server's body timeout)."""
+
+    status = 408
+    type = "timeout_error"
+    cf_code = 3007
 
 
 class PayloadTooLarge(GatewayError):
@@ -169,24 +189,48 @@ class _CodeInfo(FrozenRecord):
         self._init(status=status, type=type, retryable=retryable)
 
 
-# Workers AI's error codes (cloudflare-docs `workers-ai/platform/errors`).
-_WORKERS_AI_CODES: dict[int, _CodeInfo] = {
-    3040: _CodeInfo(503, "service_unavailable", retryable=True),  # out of capacity
-    3036: _CodeInfo(429, "rate_limit_error"),  # daily allocation used
-    3007: _CodeInfo(408, "timeout_error"),  # upstream inference timed out
-    3006: _CodeInfo(413, "invalid_request_error"),  # request too large
-    5007: _CodeInfo(400, "invalid_request_error"),  # no such model
+def _bad_request(retryable: bool = False) -> _CodeInfo:
+    return _CodeInfo(400, "invalid_request_error", retryable)
+
+
+# Workers AI's error codes: the table in cloudflare-docs `workers-ai/platform/errors` (name, HTTP
+# status), and the codes it throws for gpt-oss that the table leaves out (DESIGN.md). Each keeps the
+# status Workers AI gives it, except 3040: "out of capacity" is not the client's rate, so after the
+# gateway's own retries it is a 503 with retry-after (clients retry both). Unknown codes are 502.
+WORKERS_AI_CODES: dict[int, _CodeInfo] = {
+    5007: _bad_request(),  # no such model
+    5004: _bad_request(),  # invalid data
+    3039: _bad_request(),  # finetune missing required files
+    3003: _bad_request(),  # incomplete request (missing headers or body)
+    5006: _bad_request(),  # input validation
+    8001: _bad_request(),  # invalid input
+    8006: _bad_request(),  # a forced tool call with too few max_tokens
+    5018: _CodeInfo(403, "permission_error"),  # account not allowed for private model
+    5016: _CodeInfo(403, "permission_error"),  # model agreement not accepted
+    3023: _CodeInfo(403, "permission_error"),  # account blocked
+    3041: _CodeInfo(403, "permission_error"),  # account not allowed for private model
     5035: _CodeInfo(403, "permission_error"),  # needs Workers Paid
-    5006: _CodeInfo(400, "invalid_request_error"),  # input validation
-    8006: _CodeInfo(400, "invalid_request_error"),  # forced tool call, too few max_tokens
+    3042: _CodeInfo(404, "not_found_error"),  # invalid model id
+    5019: _CodeInfo(405, "invalid_request_error"),  # deprecated SDK version
+    5005: _CodeInfo(405, "invalid_request_error"),  # LoRA unsupported for the model
+    3006: _CodeInfo(413, "invalid_request_error"),  # request too large
+    3007: _CodeInfo(408, "timeout_error"),  # request timeout
+    3008: _CodeInfo(408, "timeout_error"),  # request aborted
+    3036: _CodeInfo(429, "rate_limit_error"),  # daily free allocation used
+    3040: _CodeInfo(503, "service_unavailable", retryable=True),  # out of capacity
 }
+
+# How an over-long request is refused upstream, with or without a code ("This model's maximum
+# context length is 131072 tokens. However, you requested ...", vLLM's words, which Workers AI
+# passes on): it becomes OpenAI's `context_length_exceeded`, as the gateway's own check says it.
+_CONTEXT_WINDOW_WORDS = re.compile(r"maximum context length|context (?:window|length) (?:limit|exceeded)", re.I)
 
 
 class WorkersAIError(UpstreamError):
     """An error Workers AI reported as `"<code>: <message>"`."""
 
     def __init__(self, code: int, message: str, **kwargs: object) -> None:
-        info = _WORKERS_AI_CODES.get(code, _CodeInfo(502, "upstream_error"))
+        info = WORKERS_AI_CODES.get(code, _CodeInfo(502, "upstream_error"))
         super().__init__(f"Workers AI error {code}: {message}", code=str(code), **kwargs)  # type: ignore[arg-type]
         self.workers_ai_code = code
         self.status = info.status
@@ -204,8 +248,11 @@ def _seconds_to_utc_midnight() -> float:
 _CODE_MESSAGE = re.compile(r"\b([1-9]\d{3}):\s*(.+)", re.DOTALL)
 
 
-def parse_workers_ai_error(text: str) -> WorkersAIError | None:
-    """Read `"<code>: <message>"` out of whatever an upstream failure says (JS adds `Error: `)."""
+def parse_workers_ai_error(text: str) -> GatewayError | None:
+    """Read `"<code>: <message>"` out of whatever an upstream failure says (JS adds `Error: `);
+    an over-long request, whatever its code, is `ContextLengthExceeded`."""
+    if _CONTEXT_WINDOW_WORDS.search(text):
+        return ContextLengthExceeded(f"The model upstream refused the request as too long: {text.strip()}")
     found = _CODE_MESSAGE.search(text)
     if found is None:
         return None

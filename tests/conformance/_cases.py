@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.model_schema import check_upstream_body
+
 Json = Any
 Check = Callable[["Outcome"], None]
 
@@ -418,9 +420,15 @@ class PyodideRun:
         return Outcome(raw)
 
     def check(self, case: Case) -> None:
-        """Judge the case's outcome; a failed check also shows what the case did."""
+        """Judge the case's outcome; a failed check also shows what the case did.
+
+        Whatever the case checks, every body the gateway handed the AI binding must satisfy the
+        model page's input schema, read as the real binding sends it (its JSON text)."""
         outcome = self.outcome(case)
         try:
             case.check(outcome)
+            if case.app == "gateway":
+                for call in outcome.ai_calls:
+                    check_upstream_body(json.loads(call.inputs_json or "null"))
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- what happened in {self.line}:\n{outcome.describe()}") from None

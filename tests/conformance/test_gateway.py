@@ -126,16 +126,18 @@ def prompt_form_round_trips_in_the_rest_envelope(outcome: Outcome) -> None:
     assert (outcome.header("server-timing") or "").startswith("gateway;dur=")
 
 
-CONVERSATION = [
+CONVERSATION: list[dict[str, Any]] = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "What's the weather in Zürich? 🌦"},
     {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}],
     },
     {"role": "tool", "tool_call_id": "c1", "content": "12 °C"},
 ]
+# A field Workers AI does not know, null: passed through, it must arrive as JSON null.
+PASSED = {"metadata": None, "stop": ["\n"]}
 
 
 @book.case(
@@ -152,16 +154,42 @@ def messages_reach_the_binding_as_plain_js_objects(outcome: Outcome) -> None:
 
 
 @book.case(
-    request=native({"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2}),
+    request=native({"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2, **PASSED}),
     ai=[answer_json(CHAT)],
 )
 def the_binding_serialises_exactly_what_the_client_sent(outcome: Outcome) -> None:
     # The real binding sends JSON.stringify(inputs) on. A Python None must become JS null
-    # (as the SDK's own conversion does), or `"content": null` silently disappears.
+    # (as the SDK's own conversion does), or a null field silently disappears.
     (call,) = outcome.ai_calls
     sent = json.loads(call.inputs_json or "null")
     assert sent["messages"][2] == CONVERSATION[2]
-    assert sent == {"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2}
+    assert sent == {"messages": CONVERSATION, "max_tokens": 300, "temperature": 0.2, **PASSED}
+    assert outcome.header("x-gateway-passed-through") == "metadata, stop"
+
+
+@book.case(
+    request=native({"messages": [{**CONVERSATION[2], "content": None}]}),
+    ai=[],
+)
+def a_native_null_content_is_refused_before_the_binding_naming_the_fix(outcome: Outcome) -> None:
+    assert outcome.status == 400
+    assert outcome.ai_calls == []
+    (error,) = outcome.json()["errors"]
+    assert error["source"]["pointer"] == "/messages/0/content" and 'send ""' in error["message"]
+
+
+@book.case(
+    request=post_json(
+        "/v1/chat/completions",
+        {"model": "gpt-oss-120b", "messages": [CONVERSATION[1], {**CONVERSATION[2], "content": None}, CONVERSATION[3]]},
+        headers=AUTH,
+    ),
+    ai=[answer_json(CHAT)],
+)
+def an_openai_null_content_tool_turn_reaches_the_binding_as_an_empty_string(outcome: Outcome) -> None:
+    outcome.assert_served()
+    (call,) = outcome.ai_calls
+    assert json.loads(call.inputs_json or "null")["messages"][1]["content"] == ""
 
 
 RESPONSE = {
@@ -184,14 +212,14 @@ def responses_form_round_trips(outcome: Outcome) -> None:
 
 
 @book.case(
-    request=native({"requests": [{"prompt": "a"}, {"input": "b"}]}),
+    request=native({"requests": [{"input": "a"}, {"input": "b"}]}),
     ai=[answer_json({"status": "queued", "request_id": "req-1", "model": MODEL})],
 )
 def async_batch_is_queued_with_queue_request(outcome: Outcome) -> None:
     outcome.assert_served()
     (call,) = outcome.ai_calls
     assert call.options == {"queueRequest": True}
-    assert call.inputs == {"requests": [{"prompt": "a"}, {"input": "b"}]}
+    assert call.inputs == {"requests": [{"input": "a"}, {"input": "b"}]}
     assert outcome.json()["result"]["request_id"] == "req-1"
 
 
@@ -245,9 +273,50 @@ def error_case(code: int, status: int, name: str = "InferenceUpstreamError") -> 
     book.case(request=native({"prompt": "hi"}), ai=[answer_error(f"{code}: upstream says no", name=name)])(check)
 
 
-for _code, _status in [(5007, 400), (3036, 429), (5006, 400), (3007, 408), (5035, 403), (3006, 413)]:
+for _code, _status in [
+    (5007, 400),
+    (3036, 429),
+    (5006, 400),
+    (3007, 408),
+    (5035, 403),
+    (3006, 413),
+    (3003, 400),
+    (3008, 408),
+    (3023, 403),
+    (3041, 403),
+    (3042, 404),
+    (5004, 400),
+    (5018, 403),
+    (5019, 405),
+    (8001, 400),
+    (3043, 502),
+]:
     error_case(_code, _status)
 error_case(5007, 400, name="Error")  # a plain Error("5007: ...") reads the same
+
+
+@book.case(
+    request=post_json(
+        "/v1/chat/completions", {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}, headers=AUTH
+    ),
+    ai=[
+        answer_error(
+            "AiError: This model's maximum context length is 131072 tokens. However, you requested 16000 output "
+            "tokens and your prompt contains at least 115073 input tokens, for a total of at least 131073 tokens."
+        )
+    ],
+)
+def workers_ais_over_length_error_is_context_length_exceeded(outcome: Outcome) -> None:
+    assert outcome.status == 400
+    error = outcome.json()["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "context_length_exceeded")
+
+
+@book.case(request=native({"prompt": "hi", "max_tokens": 128_000}), ai=[])
+def a_body_that_cannot_fit_the_context_window_is_refused_before_the_binding(outcome: Outcome) -> None:
+    assert_envelope_error(outcome, 400, 5006)
+    assert outcome.ai_calls == []
+    assert "maximum context length is 128000" in outcome.json()["errors"][0]["message"]
 
 
 @book.case(request=native({"prompt": "hi"}), ai=[answer_error("something broke", name="Error")])

@@ -30,12 +30,21 @@ class Server:
     banner: str
     # What it printed after the banner (its log lines), read as it goes so the pipe never fills.
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def log_records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in list(self.output) if line.startswith("{")]
 
+    def all_output(self, timeout: float = 10) -> str:
+        """Everything it printed after the banner, once it has exited."""
+        self.process.wait(timeout)
+        if self.reader is not None:
+            self.reader.join(timeout)
+        return "".join(self.output)
+
 
 def _drain(process: subprocess.Popen[str], into: list[str]) -> None:
+    """Keep reading the server's output: a full pipe would block the server on its next log line."""
     assert process.stdout is not None
     for line in process.stdout:
         into.append(line)
@@ -96,7 +105,8 @@ def running_server(*args: str, port: int | None = None, **variables: str) -> Ite
         wait_until_up(url, deadline)
         found = re.search(r"key:\s+(\S+)", banner)
         running = Server(process, url, found.group(1) if found else "", banner)
-        threading.Thread(target=_drain, args=(process, running.output), daemon=True).start()
+        running.reader = threading.Thread(target=_drain, args=(process, running.output), daemon=True)
+        running.reader.start()
         yield running
     finally:
         if process.poll() is None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from gateway._errors import WorkersAIError
 from gateway.local.emulator import Emulator, Faults
 from tests.client import run
+from tests.model_schema import violations
 
 MODEL = "@cf/openai/gpt-oss-120b"
 WEATHER = {
@@ -76,7 +80,7 @@ def test_a_forced_tool_is_called_and_a_tool_result_is_answered() -> None:
         {
             "messages": [
                 {"role": "user", "content": "weather?"},
-                {"role": "assistant", "content": None, "tool_calls": forced["choices"][0]["message"]["tool_calls"]},
+                {"role": "assistant", "content": "", "tool_calls": forced["choices"][0]["message"]["tool_calls"]},
                 {"role": "tool", "tool_call_id": "x", "content": "sunny, 21C"},
             ],
             "tools": [WEATHER],
@@ -103,6 +107,14 @@ def test_json_is_valid_and_follows_the_schema_when_asked() -> None:
     )
     value = json.loads(result["choices"][0]["message"]["content"])
     assert value == {"name": "Ada", "age": 1, "tags": ["Ada"]}
+    # Workers AI's own JSON Mode shape: `json_schema` is the schema itself.
+    native = answer(
+        {
+            "messages": [{"role": "user", "content": "Describe Ada"}],
+            "response_format": {"type": "json_schema", "json_schema": schema},
+        }
+    )
+    assert json.loads(native["choices"][0]["message"]["content"]) == value
     plain = answer({"prompt": "x", "response_format": {"type": "json_object"}})
     assert isinstance(json.loads(plain["response"]), dict)
 
@@ -130,6 +142,7 @@ def test_a_tool_loop_takes_arguments_from_a_code_span_and_answers_from_the_outpu
         "type": "function",
         "function": {
             "name": "exec_command",
+            "description": "run a command",
             "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
         },
     }
@@ -137,7 +150,7 @@ def test_a_tool_loop_takes_arguments_from_a_code_span_and_answers_from_the_outpu
     first = answer({"messages": [ask], "tools": [exec_tool]})
     call = first["choices"][0]["message"]["tool_calls"][0]
     assert json.loads(call["function"]["arguments"]) == {"cmd": "echo hi there"}
-    turn = {"role": "assistant", "content": None, "tool_calls": [call], "reasoning": "run it"}
+    turn = {"role": "assistant", "content": "", "tool_calls": [call], "reasoning": "run it"}
     output = {"role": "tool", "tool_call_id": call["id"], "content": "hi there"}
     second = answer({"messages": [ask, turn, output], "tools": [exec_tool]})
     assert second["choices"][0]["message"]["content"] == "The tool returned: hi there"
@@ -153,3 +166,30 @@ def test_prefix_caching_reports_shared_whole_blocks_per_session() -> None:
     assert "prompt_tokens_details" not in cold["usage"] and "prompt_tokens_details" not in other["usage"]
     cached = warm["usage"]["prompt_tokens_details"]["cached_tokens"]
     assert cached % 16 == 0 and 0 < cached < warm["usage"]["prompt_tokens"]
+
+
+REFUSED_BY_THE_SCHEMA: list[dict[str, Any]] = [
+    {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": []}]},
+    {"messages": [{"role": "user"}]},
+    {"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f"}}]},
+    {"prompt": "hi", "messages": [{"role": "user", "content": "hi"}]},
+    {"prompt": ""},
+    {"prompt": "hi", "temperature": 7},
+    {"prompt": "hi", "response_format": {"type": "text"}},
+    {"input": "hi", "reasoning": {"effort": "none"}},
+    {"requests": [{"prompt": "hi"}]},
+]
+
+
+@pytest.mark.parametrize("inputs", REFUSED_BY_THE_SCHEMA)
+def test_the_emulator_refuses_what_the_model_schema_refuses_as_workers_ai_does(inputs: dict[str, Any]) -> None:
+    assert violations(inputs)  # the table holds only bodies the page's schema refuses
+    options = {"queueRequest": True} if "requests" in inputs else {}
+    with pytest.raises(WorkersAIError) as caught:
+        answer(inputs, options)
+    assert caught.value.workers_ai_code == 5006 and caught.value.status == 400
+
+
+def test_unknown_fields_of_any_type_reach_the_emulator_and_are_passed_by() -> None:
+    result = answer({"prompt": "hi", "tools": 1.5, "text": "x", "reasoning": "high", "max_output_tokens": "9"})
+    assert "You said: hi" in result["response"]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
 
 from gateway._errors import UpstreamError, WorkersAIError
 from gateway.local.http_backends import OpenAIBackend, RestBackend
-from tests.client import run
+from tests.client import request, run
+from tests.conftest import NATIVE, Harness, MakeGateway
 
 MODEL = "@cf/openai/gpt-oss-120b"
 
@@ -124,3 +128,59 @@ def test_the_session_affinity_option_becomes_the_http_header(kind: str) -> None:
     run(backend.run(MODEL, {"prompt": "x"}, {}))
     assert seen[0].headers["x-session-affinity"] == "ses_1"
     assert "x-session-affinity" not in seen[1].headers
+
+
+def _openai_gateway(make_gateway: MakeGateway, response: httpx.Response) -> Harness:
+    backend = OpenAIBackend("http://up.test/v1", transport=httpx.MockTransport(lambda req: response))
+    return make_gateway(backend, CAPACITY_RETRIES="0")
+
+
+CHAT = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize("answer", [[1, 2], "text", 5])
+def test_an_upstream_answering_json_that_is_not_an_object_is_a_502(make_gateway: MakeGateway, answer: Any) -> None:
+    gw = _openai_gateway(make_gateway, httpx.Response(200, json=answer))
+    for path, body in [(NATIVE, {"prompt": "hi"}), ("/v1/chat/completions", CHAT)]:
+        reply = run(request(gw.app, "POST", path, body=body, headers=gw.auth))
+        assert reply.status == 502, reply.body
+        assert "not an object" in reply.body.decode()
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [
+        (429, {"retry-after": "7"}, "7"),
+        (429, {}, "1"),
+        (503, {"retry-after": "2.5"}, "3"),
+        (503, {"retry-after": "an HTTP date 30 s from now"}, None),
+    ],
+)
+def test_upstream_429_and_503_keep_their_status_and_pass_retry_after_on(
+    make_gateway: MakeGateway, status: int, headers: dict[str, str], retry_after: str | None
+) -> None:
+    if retry_after is None:  # made when the test runs, not when it is collected
+        headers = {"retry-after": format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)}
+    gw = _openai_gateway(make_gateway, httpx.Response(status, headers=headers, json={"error": {"message": "busy"}}))
+    reply = run(request(gw.app, "POST", "/v1/chat/completions", body=CHAT, headers=gw.auth))
+    assert reply.status == status
+    assert reply.json()["error"]["type"] == ("rate_limit_error" if status == 429 else "service_unavailable")
+    shown = int(reply.headers["retry-after"])
+    assert shown == int(retry_after) if retry_after else 25 <= shown <= 31, shown
+
+
+def test_rest_429_without_a_code_is_a_429_with_its_retry_after(make_gateway: MakeGateway) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"retry-after": "12"}, json={"success": False, "errors": []})
+
+    gw = make_gateway(rest(handler))
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi"}, headers=gw.auth))
+    assert (reply.status, reply.headers["retry-after"]) == (429, "12")
+
+
+def test_an_upstream_context_length_refusal_is_context_length_exceeded(make_gateway: MakeGateway) -> None:
+    message = "This model's maximum context length is 131072 tokens. However, you requested 140000 tokens."
+    gw = _openai_gateway(make_gateway, httpx.Response(400, json={"error": {"message": message}}))
+    reply = run(request(gw.app, "POST", "/v1/chat/completions", body=CHAT, headers=gw.auth))
+    assert reply.status == 400
+    assert reply.json()["error"]["code"] == "context_length_exceeded"

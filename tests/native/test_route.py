@@ -46,7 +46,7 @@ def test_the_result_is_what_the_backend_answered(make_gateway: MakeGateway) -> N
 
 def test_batch_is_queued_and_polled(make_gateway: MakeGateway) -> None:
     gw = make_gateway()
-    queued = run(request(gw.app, "POST", NATIVE, body={"requests": [{"input": "a"}, {"prompt": "b"}]}, headers=gw.auth))
+    queued = run(request(gw.app, "POST", NATIVE, body={"requests": [{"input": "a"}, {"input": "b"}]}, headers=gw.auth))
     assert queued.status == 200
     assert gw.backend.calls[-1][2] == {"queueRequest": True}
     request_id = queued.json()["result"]["request_id"]
@@ -90,7 +90,7 @@ BAD_INPUT: list[tuple[str, dict[str, Any], int, int, str]] = [
     ("json string", {"body": "hi"}, 400, 5006, "got a JSON string"),
     ("empty body", {"raw": b""}, 400, 5006, "body is empty"),
     ("NaN", {"raw": b'{"prompt": "x", "temperature": NaN}'}, 400, 5006, "NaN is not a JSON value"),
-    ("two forms", {"body": {"prompt": "x", "input": "y"}}, 400, 5006, "mixes input forms"),
+    ("two forms", {"body": {"prompt": "x", "input": "y"}}, 400, 5006, "matches two input forms"),
     ("empty prompt", {"body": {"prompt": ""}}, 400, 5006, "`prompt` must be a string of at least 1 character"),
     (
         "string temperature",
@@ -107,7 +107,13 @@ BAD_INPUT: list[tuple[str, dict[str, Any], int, int, str]] = [
         "`max_tokens` must be an integer",
     ),
     ("top_k range", {"body": {"prompt": "x", "top_k": 100}}, 400, 5006, "`top_k` must be an integer from 1 to 50"),
-    ("unknown field", {"body": {"prompt": "x", "colour": "red"}}, 400, 5006, "`colour` is not a field"),
+    (
+        "null content",
+        {"body": {"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]}]}},
+        400,
+        5006,
+        "not null",
+    ),
     ("message without role", {"body": {"messages": [{"content": "x"}]}}, 400, 5006, "`messages[0].role` is required"),
     (
         "message without content",
@@ -227,3 +233,18 @@ def test_prompts_are_logged_only_when_turned_on(make_gateway: MakeGateway) -> No
     line = json.loads(loud.logs[-1])
     assert line["request_body"] == {"prompt": "secret plans"}
     assert "secret plans" in line["result"]["response"]
+
+
+def test_fields_workers_ai_accepts_and_the_gateway_does_not_know_pass_through_named(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    for body in (
+        {"prompt": "hi", "model": "@cf/openai/gpt-oss-120b"},
+        {"messages": [{"role": "user", "content": "hi"}], "stop": ["\n"]},
+    ):
+        reply = run(request(gw.app, "POST", NATIVE, body=body, headers=gw.auth))
+        assert reply.status == 200
+        assert gw.backend.calls[-1][1] == body  # unchanged
+        unknown = [name for name in body if name in ("model", "stop")]
+        assert reply.headers["x-gateway-passed-through"] == ", ".join(unknown)
+        assert json.loads(gw.logs[-1])["passed_through"] == unknown
+        assert "x-gateway-ignored" not in reply.headers

@@ -117,7 +117,7 @@ def test_a_tool_round_trip(make_client: MakeClient) -> None:
 
 
 def test_json_schema_output(make_client: MakeClient) -> None:
-    client, _ = make_client()
+    client, gw = make_client()
     schema: Any = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "year": {"type": "integer"}},
@@ -131,6 +131,8 @@ def test_json_schema_output(make_client: MakeClient) -> None:
         )
     )
     assert set(json.loads(reply.choices[0].message.content or "")) == {"name", "year"}
+    # Workers AI's JSON Mode takes the schema itself, not OpenAI's {name, schema, strict}.
+    assert gw.backend.calls[-1][1]["response_format"] == {"type": "json_schema", "json_schema": schema}
 
 
 def test_streaming_with_include_usage(make_client: MakeClient) -> None:
@@ -335,12 +337,16 @@ def test_tool_call_arguments_always_reach_the_client_as_a_json_string(
 
 def test_a_custom_tool_is_left_out_and_named_and_forcing_it_is_refused(make_gateway: MakeGateway) -> None:
     gw = make_gateway()
-    function = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    function: dict[str, Any] = {
+        "type": "function",
+        "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+    }
     custom = {"type": "custom", "custom": {"name": "patch", "description": "free-form"}}
     body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "tools": [function, custom]}
     reply = run(request(gw.app, "POST", "/v1/chat/completions", body=body, headers=gw.auth))
     assert reply.status == 200 and reply.headers["x-gateway-ignored"] == "tools.custom"
-    assert gw.backend.calls[-1][1]["tools"] == [function]
+    # The function tool goes as the model's input schema wants it (an empty description added).
+    assert gw.backend.calls[-1][1]["tools"] == [{**function, "function": {**function["function"], "description": ""}}]
     forced = {**body, "tool_choice": {"type": "custom", "custom": {"name": "patch"}}}
     refused = run(request(gw.app, "POST", "/v1/chat/completions", body=forced, headers=gw.auth))
     assert refused.status == 400 and refused.json()["error"]["param"].startswith("tool_choice")

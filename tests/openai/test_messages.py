@@ -26,8 +26,9 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
         ),
         ([{"role": "user", "content": "Hi", "name": "ann"}], [{"role": "user", "content": "Hi", "name": "ann"}]),
         (
+            # OpenAI's null content on a tool-calling turn goes as "": the model's schema refuses null.
             [{"role": "assistant", "content": None, "tool_calls": [CALL]}],
-            [{"role": "assistant", "content": None, "tool_calls": [CALL]}],
+            [{"role": "assistant", "content": "", "tool_calls": [CALL]}],
         ),
         (
             # Arguments sent as an object become the JSON string the form expects; a missing id gets one.
@@ -35,7 +36,7 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
             [
                 {
                     "role": "assistant",
-                    "content": None,
+                    "content": "",
                     "tool_calls": [
                         {"id": "call_0", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
                     ],

@@ -44,7 +44,7 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
             None,
             [
                 {"role": "user", "content": "Weather?"},
-                {"role": "assistant", "content": None, "tool_calls": [CALL, {**CALL, "id": "call_2"}]},
+                {"role": "assistant", "content": "", "tool_calls": [CALL, {**CALL, "id": "call_2"}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "12 C"},
                 {"role": "tool", "tool_call_id": "call_2", "content": "9 C"},
             ],
@@ -55,7 +55,7 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
             [
                 {
                     "role": "assistant",
-                    "content": None,
+                    "content": "",
                     "tool_calls": [{**CALL, "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}],
                 }
             ],
@@ -116,7 +116,7 @@ ANSWER = {"type": "message", "role": "assistant", "content": [{"type": "output_t
             [USER, THOUGHT, CALL_ITEM, OUTPUT],
             [
                 {"role": "user", "content": "Weather in Oslo?"},
-                {"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning": "Call it."},
+                {"role": "assistant", "content": "", "tool_calls": [CALL], "reasoning": "Call it."},
                 {"role": "tool", "tool_call_id": "call_1", "content": "12 C"},
             ],
         ),
@@ -125,7 +125,7 @@ ANSWER = {"type": "message", "role": "assistant", "content": [{"type": "output_t
             [USER, THOUGHT, CALL_ITEM, OUTPUT, {**THOUGHT, "id": "rs_2"}, ANSWER, {"role": "user", "content": "More?"}],
             [
                 {"role": "user", "content": "Weather in Oslo?"},
-                {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                {"role": "assistant", "content": "", "tool_calls": [CALL]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "12 C"},
                 {"role": "assistant", "content": "12 C."},
                 {"role": "user", "content": "More?"},
@@ -136,7 +136,7 @@ ANSWER = {"type": "message", "role": "assistant", "content": [{"type": "output_t
             [USER, {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Use the tool."}]}, CALL_ITEM],
             [
                 {"role": "user", "content": "Weather in Oslo?"},
-                {"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning": "Use the tool."},
+                {"role": "assistant", "content": "", "tool_calls": [CALL], "reasoning": "Use the tool."},
             ],
         ),
         (
@@ -163,7 +163,7 @@ def test_encrypted_reasoning_is_opened_and_context_comes_first() -> None:
     assert messages[:3] == [
         {"role": "system", "content": "Rules"},
         {"role": "user", "content": "Weather in Oslo?"},
-        {"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning": "sealed thought"},
+        {"role": "assistant", "content": "", "tool_calls": [CALL], "reasoning": "sealed thought"},
     ]
 
 

@@ -60,7 +60,7 @@ def test_a_tool_round_trip_with_function_call_output(make_client: MakeClient) ->
     sent = gw.backend.calls[-1][1]
     assert sent["messages"][1] == {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [
             {"id": call.call_id, "type": "function", "function": {"name": "get_weather", "arguments": call.arguments}}
         ],
@@ -82,10 +82,16 @@ def test_json_schema_output(make_client: MakeClient) -> None:
         )
     )
     assert set(json.loads(reply.output_text)) == {"city"}
-    assert gw.backend.calls[-1][1]["response_format"] == {
-        "type": "json_schema",
-        "json_schema": {"name": "place", "schema": schema},
-    }
+    # Workers AI's JSON Mode takes the schema itself, not OpenAI's {name, schema, strict}.
+    assert gw.backend.calls[-1][1]["response_format"] == {"type": "json_schema", "json_schema": schema}
+
+
+def test_echoed_function_tools_carry_strict_description_and_parameters(make_client: MakeClient) -> None:
+    client, _ = make_client()
+    tools: Any = [{"type": "function", "name": "f"}]
+    raw = run(client.responses.with_raw_response.create(model=MODEL, input="hi", tools=tools))
+    echoed = raw.http_response.json()["tools"][0]
+    assert echoed == {"type": "function", "name": "f", "strict": None, "description": None, "parameters": None}
 
 
 def test_the_typed_stream_helper_event_by_event(make_client: MakeClient) -> None:

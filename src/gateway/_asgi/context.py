@@ -9,13 +9,16 @@ from typing import Any
 
 from .http import Scope
 
-__all__ = ["CONTEXT_KEY", "IGNORED_HEADER", "RequestContext", "context_of"]
+__all__ = ["CONTEXT_KEY", "IGNORED_HEADER", "PASSED_HEADER", "RequestContext", "context_of"]
 
 # Where the context lives in the ASGI scope; `context_of` reads it.
 CONTEXT_KEY = "gateway.context"
 
 # The response header that names the request fields the gateway accepted but did not act on.
 IGNORED_HEADER = "x-gateway-ignored"
+# The response header that names the request fields the gateway does not know and passed on to
+# the model unchanged (the native route, a drop-in for Workers AI's REST API).
+PASSED_HEADER = "x-gateway-passed-through"
 # A reported name is a field name or path as clients write them; anything else (a name a client
 # made up with spaces, quotes or line breaks) is counted, not echoed, so it cannot forge a header.
 _REPORTABLE = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
@@ -80,13 +83,21 @@ class RequestContext:
     def note_ignored(self, names: Iterable[str]) -> None:
         """Say that these request fields were accepted and not acted on: in `x-gateway-ignored`
         and on the log line, so that nothing is ignored silently."""
-        reported: list[str] = self.extra.setdefault("ignored", [])
+        self._report("ignored", IGNORED_HEADER, names)
+
+    def note_passed(self, names: Iterable[str]) -> None:
+        """Say that these request fields are unknown to the gateway and went to the model as they
+        were: in `x-gateway-passed-through` and on the log line (`passed_through`)."""
+        self._report("passed_through", PASSED_HEADER, names)
+
+    def _report(self, log_name: str, header: str, names: Iterable[str]) -> None:
+        reported: list[str] = self.extra.setdefault(log_name, [])
         for name in names:
             shown = name if _REPORTABLE.match(name) else "(a field with an unusual name)"
             if shown not in reported and len(reported) < _MAX_REPORTED:
                 reported.append(shown)
         if reported:
-            self.response_headers[IGNORED_HEADER] = ", ".join(reported)
+            self.response_headers[header] = ", ".join(reported)
 
 
 def context_of(scope: Scope) -> RequestContext:

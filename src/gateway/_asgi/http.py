@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 from .._errors import ClientDisconnected, InvalidRequest, UnsupportedMediaType
 
 __all__ = [
+    "CLIENT_GONE_KEY",
     "ASGIApp",
     "ByteStream",
     "Message",
@@ -21,6 +22,10 @@ __all__ = [
     "read_json_object",
     "send_json",
 ]
+
+# Where a server that reports a client leaving early puts an `asyncio.Event` set when it leaves
+# (the local server does; the Workers adapter reports it only once the answer is over).
+CLIENT_GONE_KEY = "gateway.client_gone"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -20,7 +20,7 @@ from .._errors import GatewayError, UpstreamError
 from .context import RequestContext, context_of
 from .http import Receive, Scope, Send, encode_json
 
-__all__ = ["DONE", "SSE_HEADERS", "EventFramer", "encode_event", "stream_events"]
+__all__ = ["DONE", "MAX_EVENT_BYTES", "SSE_HEADERS", "EventFramer", "encode_event", "stream_events"]
 
 DONE = b"data: [DONE]\n\n"
 _DONE_LINE = re.compile(rb"(?:^|[\r\n])data: ?\[DONE\][\r\n]")
@@ -39,29 +39,55 @@ def encode_event(data: Any, event: str | None = None) -> bytes:
     return prefix + b"data: " + encode_json(data) + b"\n\n"
 
 
-class EventFramer:
-    """Splits a byte stream at event boundaries, and notices the `[DONE]` sentinel."""
+# The largest event the gateway relays. gpt-oss's events are a token or a tool call's arguments;
+# a whole answer is at most 128,000 tokens (well under 1 MB of text, about 3 MB JSON-escaped), so
+# 4 MiB is never a real event. A bigger one ends the stream with an error event: holding it would
+# let a broken upstream grow the gateway's memory without bound.
+MAX_EVENT_BYTES = 4 * 1024 * 1024
 
-    def __init__(self) -> None:
-        self._pending = b""
+
+class EventFramer:
+    """Splits a byte stream at event boundaries, and notices the `[DONE]` sentinel.
+
+    Linear in the bytes fed: each byte is searched for a boundary once (a boundary split across
+    two pieces is found by looking back three bytes), and the partial event grows in place.
+    """
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._pending = bytearray()
+        self._scanned = 0  # how much of `_pending` is known to hold no boundary
+        self.max_event_bytes = max_event_bytes
         self.done = False
 
     def feed(self, chunk: bytes) -> bytes:
         """Return the complete events now available (possibly several, possibly none)."""
-        data = self._pending + chunk
-        ends = list(_EVENT_END.finditer(data))
-        if not ends:
-            self._pending = data
+        self._pending += chunk
+        cut = -1
+        for end in _EVENT_END.finditer(self._pending, max(0, self._scanned - 3)):
+            cut = end.end()
+        if cut < 0:
+            self._scanned = len(self._pending)
+            self._check_size(len(self._pending))
             return b""
-        cut = ends[-1].end()
-        complete, self._pending = data[:cut], data[cut:]
+        complete = bytes(self._pending[:cut])
+        del self._pending[:cut]
+        self._scanned = len(self._pending)
+        if len(complete) > self.max_event_bytes:
+            self._check_size(max(len(event) for event in _EVENT_END.split(complete)))
+        self._check_size(len(self._pending))
         if not self.done and _DONE_LINE.search(complete):
             self.done = True
         return complete
 
+    def _check_size(self, size: int) -> None:
+        if size > self.max_event_bytes:
+            raise UpstreamError(
+                f"The model upstream sent an event over {self.max_event_bytes} bytes, the most the gateway relays."
+            )
+
     @property
     def pending(self) -> bytes:
-        return self._pending
+        return bytes(self._pending)
 
 
 class _ClientGone(Exception):

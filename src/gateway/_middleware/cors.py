@@ -29,6 +29,7 @@ _EXPOSED_HEADERS = (
     "server-timing",
     "x-gateway-backend",
     "x-gateway-ignored",
+    "x-gateway-passed-through",
     "x-ratelimit-limit-requests",
     "x-ratelimit-remaining-requests",
     "x-ratelimit-reset-requests",

@@ -1,19 +1,33 @@
 """The input forms of gpt-oss on Workers AI, and the check that a body is exactly one of them.
 
-Ranges and enums are the model page's JSON schema (see DESIGN.md): temperature 0–5, top_p
-0.001–1, top_k 1–50, seed 1–9999999999, repetition_penalty 0–2, frequency/presence_penalty −2–2,
-prompt minLength 1; reasoning.effort low|medium|high; reasoning.summary auto|concise|detailed.
+The model page's JSON schema (see DESIGN.md; tests/schemas holds it) is the measure. Its forms are
+open: a field the schema does not name is allowed, and Workers AI passes it by. So the check here
+is the schema's, no stricter: a body must be exactly one form (a body that is none, or two, is
+refused), and each field the gateway knows must have the right type and range (temperature 0–5,
+top_p 0.001–1, top_k 1–50, seed 1–9999999999, repetition_penalty 0–2, frequency/presence_penalty
+−2–2, prompt minLength 1; reasoning.effort low|medium|high; reasoning.summary auto|concise|detailed;
+every message has `role` and a `content` that is a string or text parts, never null; a tool has
+`name`, `description` and `parameters` with `type` and `properties`; a batch holds Responses
+bodies). Any other field is passed on unchanged and named, so the route can say so in a header.
+
+One requirement of the page is left to Workers AI: that each property inside a tool's
+`parameters.properties` has a string `type` and a `description`. That is the client's own JSON
+Schema (unions, `anyOf` and undescribed properties are ordinary), Cloudflare's own AI SDK provider
+sends it as written, and rewriting it would change what the model is told.
+
+The emulator refuses with this same check, so a body the gateway builds cannot pass a test while
+breaking the schema; tests/native/test_forms.py holds the two to agreement.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str, check
+from .._asgi.schema import AnyOf, Array, Bool, Integer, Number, Obj, Spec, Str, check
 from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 
-__all__ = ["FORM_NAMES", "FORM_SPECS", "Form", "detect_form", "validate_native"]
+__all__ = ["FORM_NAMES", "FORM_SPECS", "Form", "NativeBody", "detect_form", "validate_native"]
 
 Form = Literal["prompt", "messages", "responses", "batch", "poll"]
 
@@ -46,63 +60,49 @@ _SAMPLING: dict[str, Spec] = {
     "presence_penalty": Number(-2, 2),
 }
 
-_RESPONSE_FORMAT = Obj(
-    {"type": Str(enum=("json_object", "json_schema")), "json_schema": Obj(closed=False)},
-    required=("type",),
-)
+# Workers AI's JSON Mode: `json_schema` is the schema itself (anything, to the input schema).
+_RESPONSE_FORMAT = Obj({"type": Str(enum=("json_object", "json_schema"))}, closed=False)
 
-_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-
-_CONTENT_PART = Obj({"type": Str(min_length=1)}, required=("type",), closed=False)
+_CONTENT_PART = Obj({"type": Str(), "text": Str()}, closed=False)
 
 _MESSAGE = Obj(
     {
-        "role": Str(enum=_ROLES),
-        "content": AnyOf((Str(), Array(_CONTENT_PART), Null())),
+        "role": Str(),
+        "content": AnyOf((Str(), Array(_CONTENT_PART))),
         "name": Str(),
         "tool_call_id": Str(),
         "tool_calls": Array(Obj(closed=False)),
     },
-    required=("role",),
+    required=("role", "content"),
     closed=False,
 )
 
-_FUNCTION_TOOL = Obj(
-    {"name": Str(min_length=1), "description": Str(), "parameters": Obj(closed=False)}, required=("name",), closed=False
-)
+_PARAMETERS = Obj({"type": Str(), "required": Array(Str()), "properties": Obj(closed=False)}, closed=False)
+
+_FUNCTION = Obj({"name": Str(), "description": Str(), "parameters": _PARAMETERS}, required=("name",), closed=False)
 
 # Workers AI takes both `{name, description, parameters}` and OpenAI's `{type, function}`.
-_TOOL = Obj(
-    {
-        "type": Str(enum=("function",)),
-        "function": _FUNCTION_TOOL,
-        "name": Str(min_length=1),
-        "description": Str(),
-        "parameters": Obj(closed=False),
-        "strict": Bool(),
-    },
+_TOOL = Obj({"type": Str(), "function": _FUNCTION, **_FUNCTION.fields}, closed=False)
+
+_REASONING = Obj(
+    {"effort": Str(enum=("low", "medium", "high")), "summary": Str(enum=("auto", "concise", "detailed"))},
     closed=False,
 )
-
-_REASONING = Obj({"effort": Str(enum=("low", "medium", "high")), "summary": Str(enum=("auto", "concise", "detailed"))})
 
 _TOOL_CHOICE = AnyOf((Str(enum=("auto", "none", "required")), Obj(closed=False)))
 
+# The fields the gateway knows in each form: the schema's, and the few the gateway itself acts on
+# or that Workers AI documents beside the schema (the Responses form's `instructions`, `tools`, ...).
 FORM_SPECS: dict[Form, Obj] = {
     "prompt": Obj(
-        {
-            "prompt": Str(min_length=1),
-            "raw": Bool(),
-            "lora": Str(min_length=1),
-            "response_format": _RESPONSE_FORMAT,
-            **_SAMPLING,
-        },
+        {"prompt": Str(min_length=1), "raw": Bool(), "lora": Str(), "response_format": _RESPONSE_FORMAT, **_SAMPLING},
         required=("prompt",),
+        closed=False,
     ),
     "messages": Obj(
         {
-            "messages": Array(_MESSAGE, min_items=1),
-            "functions": Array(Obj({"name": Str(min_length=1), "code": Str(min_length=1)}, required=("name", "code"))),
+            "messages": Array(_MESSAGE),
+            "functions": Array(Obj({"name": Str(), "code": Str()}, required=("name", "code"), closed=False)),
             "tools": Array(_TOOL),
             "tool_choice": _TOOL_CHOICE,
             "response_format": _RESPONSE_FORMAT,
@@ -112,12 +112,13 @@ FORM_SPECS: dict[Form, Obj] = {
             **_SAMPLING,
         },
         required=("messages",),
+        closed=False,
     ),
     "responses": Obj(
         {
-            "input": AnyOf((Str(min_length=1), Array(Obj(closed=False), min_items=1))),
-            "instructions": Str(),
+            "input": AnyOf((Str(), Array())),
             "reasoning": _REASONING,
+            "instructions": Str(),
             "stream": Bool(),
             "max_output_tokens": Integer(1, CONTEXT_WINDOW),
             "temperature": Number(0, 5),
@@ -127,10 +128,22 @@ FORM_SPECS: dict[Form, Obj] = {
             "text": Obj(closed=False),
         },
         required=("input",),
+        closed=False,
     ),
-    "batch": Obj({"requests": Array(Obj(closed=False), min_items=1, max_items=10_000)}, required=("requests",)),
-    "poll": Obj({"request_id": Str(min_length=1)}, required=("request_id",)),
+    "batch": Obj(
+        {"requests": Array(Obj(closed=False), min_items=1, max_items=10_000)}, required=("requests",), closed=False
+    ),
+    "poll": Obj({"request_id": Str(min_length=1)}, required=("request_id",), closed=False),
 }
+
+
+class NativeBody:
+    """A checked native body: its form, and the fields it carries that the gateway passes on unread."""
+
+    __slots__ = ("form", "unknown")
+
+    def __init__(self, form: Form, unknown: list[str]) -> None:
+        self.form, self.unknown = form, unknown
 
 
 def detect_form(body: dict[str, Any], *, path: str = "") -> Form:
@@ -140,78 +153,89 @@ def detect_form(body: dict[str, Any], *, path: str = "") -> Form:
         raise InvalidRequest(
             f"{where} must be one of the model's input forms: `prompt` (prompt form), `messages` "
             "(messages form), `input` (Responses form), `requests` (async batch) or `request_id` "
-            f"(batch polling).{_unrecognised(body)}",
+            "(batch polling).",
             param=path or None,
         )
     if len(present) > 1:
         forms = " and ".join(f"`{name}` ({FORM_NAMES[_MARKERS[name]]} form)" for name in present)
         raise InvalidRequest(
-            f"The body mixes input forms: {forms}. Send exactly one form.",
+            f"The body matches two input forms: {forms}. Send exactly one form.",
             param=present[1] if not path else f"{path}.{present[1]}",
         )
     return _MARKERS[present[0]]
 
 
-def _unrecognised(body: dict[str, Any]) -> str:
-    names = [name for name in body if not any(name in spec.fields for spec in FORM_SPECS.values())]
-    return f" Unrecognised field(s): {', '.join(names)}." if names else ""
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
-def _check_form(body: dict[str, Any], form: Form, path: str) -> None:
+def _check_form(body: dict[str, Any], form: Form, path: str) -> list[str]:
     spec = FORM_SPECS[form]
-    for name in body:
-        if name not in spec.fields:
-            raise _misplaced(name, form, path)
+    if form == "messages":
+        _refuse_null_content(body["messages"], path)
     check(body, spec, path)
     if form == "messages":
-        _check_messages(body["messages"], path)
-        _check_tools(body.get("tools", []), path)
+        for index, tool in enumerate(body.get("tools", [])):
+            _check_tool(tool, f"{_join(path, 'tools')}[{index}]")
+    return [_join(path, name) for name in body if name not in spec.fields]
 
 
-def _misplaced(name: str, form: Form, path: str) -> InvalidRequest:
-    where = f"{path}.{name}" if path else name
-    allowed = ", ".join(sorted(FORM_SPECS[form].fields))
-    owners = [FORM_NAMES[other] for other, spec in FORM_SPECS.items() if name in spec.fields]
-    belongs = f" It belongs to the {' and '.join(owners)} form." if owners else ""
-    return InvalidRequest(
-        f"`{where}` is not a field of the {FORM_NAMES[form]} form.{belongs} Allowed: {allowed}.", param=where
-    )
-
-
-def _check_messages(messages: list[dict[str, Any]], path: str) -> None:
-    for index, message in enumerate(messages):
-        where = f"{path}.messages[{index}]" if path else f"messages[{index}]"
-        # An assistant turn that only calls tools has no content; every other turn needs it.
-        if message.get("content") is None and not (message.get("role") == "assistant" and message.get("tool_calls")):
+def _refuse_null_content(messages: Any, path: str) -> None:
+    for index, message in enumerate(messages if isinstance(messages, list) else []):
+        where = f"{_join(path, 'messages')}[{index}]"
+        if isinstance(message, dict) and "content" in message and message["content"] is None:
+            # The schema's best-known violation (OpenAI clients send it): name the fix.
             raise InvalidRequest(
-                f"`{where}.content` is required for a {message['role']} message.", param=f"{where}.content"
+                f'`{where}.content` must be a string or an array of text parts, not null: send "" for an '
+                "assistant turn that only calls tools (Workers AI refuses null).",
+                param=f"{where}.content",
             )
 
 
-def _check_tools(tools: list[dict[str, Any]], path: str) -> None:
-    for index, tool in enumerate(tools):
-        if "name" not in tool and "function" not in tool:
-            where = f"{path}.tools[{index}]" if path else f"tools[{index}]"
-            raise InvalidRequest(
-                f'`{where}` needs `name` or `function`: {{"type": "function", "function": {{"name": ...}}}}.',
-                param=where,
-            )
+def _check_tool(tool: dict[str, Any], where: str) -> None:
+    wrapped = "function" in tool
+    if wrapped and all(name in tool for name in ("name", "description", "parameters")):
+        raise InvalidRequest(
+            f"`{where}` is both tool shapes at once: send `{{name, description, parameters}}` or "
+            '`{"type": "function", "function": {...}}`, not both.',
+            param=where,
+        )
+    function = tool["function"] if wrapped else tool
+    if "name" not in function:
+        raise InvalidRequest(
+            f'`{where}` needs `name` or `function`: {{"type": "function", "function": {{"name": ...}}}}.', param=where
+        )
+    if wrapped and "type" not in tool:
+        raise InvalidRequest(f'`{where}.type` is required: "function".', param=f"{where}.type")
+    _check_function(function, f"{where}.function" if wrapped else where)
 
 
-def validate_native(body: dict[str, Any]) -> Form:
-    """Check that a native `/ai/run` body is exactly one input form, and return which."""
+def _check_function(function: dict[str, Any], where: str) -> None:
+    for name in ("description", "parameters"):
+        if name not in function:
+            raise InvalidRequest(f"`{where}.{name}` is required.", param=f"{where}.{name}")
+    for name in ("type", "properties"):
+        if name not in function["parameters"]:
+            raise InvalidRequest(f"`{where}.parameters.{name}` is required.", param=f"{where}.parameters.{name}")
+
+
+def validate_native(body: dict[str, Any]) -> NativeBody:
+    """Check that a native `/ai/run` body is exactly one input form; return it and its unknown fields."""
     form = detect_form(body)
-    _check_form(body, form, "")
+    unknown = _check_form(body, form, "")
     if form == "batch":
         for index, item in enumerate(body["requests"]):
-            _check_batch_item(item, f"requests[{index}]")
-    return form
+            unknown += _check_batch_item(item, f"requests[{index}]")
+    return NativeBody(form, unknown)
 
 
-def _check_batch_item(item: dict[str, Any], path: str) -> None:
+def _check_batch_item(item: dict[str, Any], path: str) -> list[str]:
     form = detect_form(item, path=path)
-    if form in ("batch", "poll"):
-        raise InvalidRequest(f"`{path}` must be a prompt, messages or Responses body, not a batch.", param=path)
+    if form != "responses":
+        raise InvalidRequest(
+            f"`{path}` must be a Responses body (with `input`): gpt-oss's async batch form takes only those.",
+            param=f"{path}.input",
+        )
     if item.get("stream"):
         raise InvalidRequest(f"`{path}.stream` must be false: batch requests do not stream.", param=f"{path}.stream")
-    _check_form(item, form, path)
+    return _check_form(item, form, path)

@@ -38,8 +38,11 @@ async def run_native(scope: Scope, receive: Receive, send: Send) -> None:
     model = allowed_model(scope, scope["path_params"]["model"])
     context = context_of(scope)
     body = await read_json_object(scope, receive)
-    form = validate_native(body)
+    checked = validate_native(body)
+    form = checked.form
     context.extra["form"] = form
+    if checked.unknown:
+        context.note_passed(checked.unknown)
     if settings_of(scope).log_prompts:
         context.extra["request_body"] = body
     result = await call_model(scope, model, _upstream_inputs(body, form), _options(scope, form))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._asgi.context import context_of
@@ -27,7 +27,7 @@ from .._params import FieldPolicy, check_fields
 from .._upstream.answers import Completion, Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
-from .._upstream.leaked_calls import HeldCall, call_id, recover_tool_calls
+from .._upstream.leaked_calls import HeldCall, call_id, recover_calls, strip_markup
 from .messages import chat_messages
 from .models import resolve_model
 from .request import (
@@ -37,12 +37,15 @@ from .request import (
     TOOL_CHOICE,
     affinity_options,
     check_tool_choice,
+    fit_default_cap,
     max_tokens_of,
     read_request,
     sampling_inputs,
     stop_sequences,
     token_usage,
     tool_names,
+    upstream_tool,
+    workers_ai_json_mode,
 )
 
 __all__ = ["FIELDS", "IGNORED", "POLICY", "REFUSED", "REQUIRED", "chat_completions"]
@@ -164,19 +167,24 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
     tools = _function_tools(scope, body.get("tools") or [])
     names = tool_names(tools)
     check_tool_choice(body.get("tool_choice"), names)
-    sampling = sampling_inputs(body, max_tokens_of(body, "max_completion_tokens", "max_tokens"))
+    client_cap = max_tokens_of(body, "max_completion_tokens", "max_tokens")
+    sampling = sampling_inputs(body, client_cap)
     inputs: dict[str, Any] = {"messages": chat_messages(body["messages"]), **sampling.inputs}
     if tools:
-        inputs["tools"] = tools
+        inputs["tools"] = [upstream_tool(tool["function"]) for tool in tools]
     for name in ("tool_choice", "reasoning_effort"):
         if body.get(name) is not None:
             inputs[name] = body[name]
-    if (body.get("response_format") or {}).get("type", "text") != "text":
-        inputs["response_format"] = body["response_format"]
+    response_format = body.get("response_format") or {}
+    json_mode = workers_ai_json_mode(
+        response_format.get("type", "text"), (response_format.get("json_schema") or {}).get("schema")
+    )
+    if json_mode is not None:
+        inputs["response_format"] = json_mode
     request = _ChatRequest(
         model_name=body["model"],
         inputs=inputs,
-        max_tokens=sampling.max_tokens,
+        max_tokens=fit_default_cap(inputs, client_cap, _cap_name(body)),
         stream=bool(body.get("stream")),
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         stops=stop_sequences(body.get("stop")),
@@ -186,6 +194,10 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
         options=affinity_options(scope, body.get("prompt_cache_key")),
     )
     return model, request
+
+
+def _cap_name(body: dict[str, Any]) -> str:
+    return "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
 
 
 async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
@@ -214,9 +226,11 @@ def _finished_calls(request: _ChatRequest, completion: Completion, content: str)
         }
         for i, call in enumerate(completion.tool_calls)
     ]
-    if not calls and request.recover_tools:
-        calls = recover_tool_calls(content, request.tools, request.id) or []
-        content = "" if calls else content
+    if not calls:
+        # Recovered from the text when the model leaked them there; control tokens never shown.
+        calls, content = recover_calls(content, request.tools if request.recover_tools else set(), request.id)
+    else:
+        content = strip_markup(content)
     return (calls if request.parallel_tool_calls else calls[:1]), content
 
 
@@ -273,12 +287,15 @@ class _ChatChunks:
             chunk["usage"] = None
         return encode_event(chunk)
 
-    async def translate(self, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+    async def translate(self, deltas: AsyncGenerator[Delta, None]) -> AsyncIterator[bytes]:
         yield self._chunk({"role": "assistant", "content": ""})
-        async for delta in deltas:
-            out = self._feed(delta)
-            if out:
-                yield out
+        try:
+            async for delta in deltas:
+                out = self._feed(delta)
+                if out:
+                    yield out
+        finally:
+            await deltas.aclose()  # closes the upstream at once when the client leaves
         yield self._end()
 
     def _feed(self, delta: Delta) -> bytes:
@@ -295,9 +312,7 @@ class _ChatChunks:
         return out
 
     def _content(self, text: str) -> bytes:
-        if self.held.hold(text, at_start=not self.visible):
-            return b""
-        return self._visible(self.finish.feed(text))
+        return self._visible(self.finish.feed(self.held.hold(text, at_start=not self.visible)))
 
     def _visible(self, text: str) -> bytes:
         if not text:

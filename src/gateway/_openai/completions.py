@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._asgi.context import context_of
@@ -17,11 +17,13 @@ from .._params import FieldPolicy, check_fields
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState
+from .._upstream.leaked_calls import HeldCall, recover_calls
 from .models import resolve_model
 from .request import (
     SAMPLING,
     STOP,
     affinity_options,
+    fit_default_cap,
     max_tokens_of,
     read_request,
     sampling_inputs,
@@ -98,16 +100,16 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         # OpenAI refuses it; it asks nothing of an answer that is not streamed, so it is reported instead.
         context_of(scope).note_ignored(["stream_options"])
     prompt = body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0]
-    sampling = sampling_inputs(body, max_tokens_of(body, "max_tokens"))
+    client_cap = max_tokens_of(body, "max_tokens")
+    inputs = {"prompt": prompt, **sampling_inputs(body, client_cap).inputs}
     request = _CompletionRequest(
         body["model"],
         prompt,
         bool(body.get("echo")),
-        sampling.max_tokens,
+        fit_default_cap(inputs, client_cap, "max_tokens"),
         bool((body.get("stream_options") or {}).get("include_usage")),
         stop_sequences(body.get("stop")),
     )
-    inputs = {"prompt": prompt, **sampling.inputs}
     options = affinity_options(scope, None)  # Completions has no prompt_cache_key; the header still counts
     if stream:
         deltas = await ask_streamed(scope, model, inputs, options)
@@ -115,25 +117,29 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         return
     answer = await ask_whole(scope, model, inputs, options)
     finish = FinishState(request.stops, request.max_tokens)
-    text = finish.cut(answer.content)
+    text = finish.cut(recover_calls(answer.content, set(), request.id)[1])  # no control token reaches the text
     reason = finish.reason(answer.finish_reason, False, answer.usage)
     choice = request.choice((prompt if request.echo else "") + text, reason)
     await send_json(send, 200, request.envelope([choice], usage=token_usage(answer.usage)))
 
 
-async def _stream(request: _CompletionRequest, deltas: AsyncIterator[Delta]) -> AsyncIterator[bytes]:
+async def _stream(request: _CompletionRequest, deltas: AsyncGenerator[Delta, None]) -> AsyncIterator[bytes]:
     finish = FinishState(request.stops, request.max_tokens)
     usage = Usage()
     upstream_finish = None
     extra = {"usage": None} if request.include_usage else {}
     if request.echo:
         yield encode_event(request.envelope([request.choice(request.prompt, None)], **extra))
-    async for delta in deltas:
-        usage, upstream_finish = delta.usage or usage, delta.finish_reason or upstream_finish
-        text = finish.feed(delta.content)
-        if text:
-            yield encode_event(request.envelope([request.choice(text, None)], **extra))
-    tail = finish.flush()
+    held = HeldCall(set(), request.id, enabled=False)  # holds only the chat format's control tokens
+    try:
+        async for delta in deltas:
+            usage, upstream_finish = delta.usage or usage, delta.finish_reason or upstream_finish
+            text = finish.feed(held.hold(delta.content, at_start=False))
+            if text:
+                yield encode_event(request.envelope([request.choice(text, None)], **extra))
+    finally:
+        await deltas.aclose()  # closes the upstream at once when the client leaves
+    tail = finish.feed(held.release(may_be_calls=False)[1]) + finish.flush()
     reason = finish.reason(upstream_finish, False, usage)
     yield encode_event(request.envelope([request.choice(tail, reason)], **extra))
     if request.include_usage:

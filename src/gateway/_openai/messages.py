@@ -94,6 +94,9 @@ def _message(index: int, message: Any) -> dict[str, Any]:
     if role == "assistant" and message.get("tool_calls"):
         out["tool_calls"] = _tool_calls(message["tool_calls"], where)
     if role == "assistant":
+        # OpenAI's clients send null content on a turn that only calls tools (or only reasoned);
+        # the model's input schema, and Workers AI, refuse null.
+        out["content"] = content or ""
         reasoning = _reasoning(message, where)
         if reasoning:
             out["reasoning"] = reasoning

@@ -14,6 +14,7 @@ from .._digest import sha256
 from .._errors import InvalidRequest
 from .._limits.guards import key_of
 from .._upstream.backend import Usage
+from .._upstream.context_window import check_context_window, room_for_output
 
 __all__ = [
     "FUNCTION_TOOL",
@@ -23,6 +24,7 @@ __all__ = [
     "Sampling",
     "affinity_options",
     "check_tool_choice",
+    "fit_default_cap",
     "max_tokens_of",
     "note_user",
     "read_request",
@@ -30,6 +32,8 @@ __all__ = [
     "stop_sequences",
     "token_usage",
     "tool_names",
+    "upstream_tool",
+    "workers_ai_json_mode",
 ]
 
 SAMPLING: dict[str, Spec] = {
@@ -83,6 +87,16 @@ def sampling_inputs(body: Mapping[str, Any], max_tokens: int | None) -> Sampling
     return Sampling(max_tokens=limit, inputs=inputs)
 
 
+def fit_default_cap(inputs: dict[str, Any], client_cap: int | None, cap_name: str) -> int:
+    """The output cap to send. A client's own is sent as it is, and refused, naming the client's
+    field, if it cannot fit; the gateway's default shrinks to the room the input leaves instead."""
+    if client_cap is None:
+        inputs["max_tokens"] = max(1, min(inputs["max_tokens"], room_for_output(inputs)))
+    else:
+        check_context_window(inputs, cap_name=cap_name)
+    return int(inputs["max_tokens"])
+
+
 def max_tokens_of(body: Mapping[str, Any], *names: str) -> int | None:
     """The one output limit the client set, under whichever name; two different ones are refused."""
     values = {name: body[name] for name in names if body.get(name) is not None}
@@ -109,6 +123,28 @@ def note_user(context: RequestContext, body: Mapping[str, Any]) -> None:
     """OpenAI's `user` tags a request for its owner: it goes on the log line, never upstream."""
     if isinstance(body.get("user"), str) and body["user"]:
         context.extra["user"] = body["user"]
+
+
+def upstream_tool(function: Mapping[str, Any]) -> dict[str, Any]:
+    """A function tool as the model's input schema wants it: `description` and `parameters` (an
+    object schema with `type` and `properties`) are required there, so a tool that leaves them out
+    gets the empty ones that mean the same (no description; no arguments)."""
+    parameters = dict(function.get("parameters") or {})
+    parameters.setdefault("type", "object")
+    parameters.setdefault("properties", {})
+    spec = {"name": function["name"], "description": function.get("description") or "", "parameters": parameters}
+    return {"type": "function", "function": spec}
+
+
+def workers_ai_json_mode(kind: str, schema: Any) -> dict[str, Any] | None:
+    """OpenAI's `json_object` / `json_schema` (`{name, schema, strict}`) as Workers AI's JSON Mode,
+    which takes the schema itself: `{"type": "json_schema", "json_schema": <schema>}`. A
+    `json_schema` format without a schema asks only for JSON."""
+    if kind == "json_schema" and isinstance(schema, dict):
+        return {"type": "json_schema", "json_schema": schema}
+    if kind in ("json_object", "json_schema"):
+        return {"type": "json_object"}
+    return None
 
 
 def tool_names(tools: list[dict[str, Any]]) -> set[str]:

@@ -30,6 +30,13 @@ from .response_tools import ToolSet
 __all__ = ["ResponseBuilder", "ResponseRequest"]
 
 
+def _echoed_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tools as a Response object lists them: OpenAI's spec requires `strict`, `description`
+    and `parameters` on a function tool (each may be null), so they are always there."""
+    defaults = {"description": None, "parameters": None, "strict": None}
+    return [{**defaults, **tool} if tool.get("type") == "function" else tool for tool in tools]
+
+
 class ResponseRequest:
     __slots__ = (
         "body",
@@ -168,9 +175,8 @@ class ResponseBuilder:
         return out
 
     def _content(self, text: str) -> bytes:
-        if self.held.hold(text, at_start=self._current("message") is None):
-            return b""
-        return self._text(text)
+        shown = self.held.hold(text, at_start=self._current("message") is None)
+        return self._text(shown) if shown else b""
 
     def _text(self, text: str) -> bytes:
         return self._append("message", "msg", "response.output_text.delta", text, logprobs=[])
@@ -331,7 +337,7 @@ class ResponseBuilder:
             "top_p": body.get("top_p"),
             "text": body.get("text") or {"format": {"type": "text"}},
             "tool_choice": body.get("tool_choice", "auto"),
-            "tools": body.get("tools") or [],
+            "tools": _echoed_tools(body.get("tools") or []),
             "truncation": "disabled",
             "usage": self._usage(),
             "user": body.get("user"),

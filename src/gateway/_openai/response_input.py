@@ -140,7 +140,8 @@ class _Conversation:
             last["tool_calls"].append(call)
             self._attach(last)
         else:
-            self.say({"role": "assistant", "content": None, "tool_calls": [call]})
+            # An empty string, not null: the model's input schema requires content on every turn.
+            self.say({"role": "assistant", "content": "", "tool_calls": [call]})
 
     def _attach(self, message: dict[str, Any]) -> None:
         if self.pending:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._asgi.schema import AnyOf, Array, Bool, Null, Obj, Str
 from .._errors import InvalidRequest
-from .request import check_tool_choice
+from .request import check_tool_choice, upstream_tool
 
 __all__ = ["ToolSet", "flat_name", "tool_set"]
 
@@ -79,8 +79,7 @@ class ToolSet:
         flat = flat_name(namespace, tool["name"])
         if flat in self.functions:
             raise InvalidRequest(f"`{where}` offers {flat!r} a second time; tool names must be unique.", param=where)
-        spec = {key: tool[key] for key in ("description", "parameters") if tool.get(key) is not None}
-        self.functions[flat] = {"type": "function", "function": {"name": flat, **spec}}
+        self.functions[flat] = upstream_tool({**tool, "name": flat})
         if namespace:
             self.namespaced[flat] = (namespace, tool["name"])
 

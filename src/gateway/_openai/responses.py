@@ -13,7 +13,7 @@ so a client that reacts to `response.completed` can reference it at once; a fail
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._asgi.context import context_of
@@ -27,7 +27,15 @@ from .._stored.store import store_of
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
 from .models import resolve_model
-from .request import SAMPLING, affinity_options, max_tokens_of, read_request, sampling_inputs
+from .request import (
+    SAMPLING,
+    affinity_options,
+    fit_default_cap,
+    max_tokens_of,
+    read_request,
+    sampling_inputs,
+    workers_ai_json_mode,
+)
 from .response_builder import ResponseBuilder, ResponseRequest
 from .response_input import input_messages
 from .response_tools import ToolSet, tool_set
@@ -108,14 +116,9 @@ POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED, REQUIRED)
 
 def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
     fmt = (text or {}).get("format") or {"type": "text"}
-    if fmt["type"] == "json_object":
-        return {"type": "json_object"}
-    if fmt["type"] == "json_schema":
-        if "name" not in fmt or "schema" not in fmt:
-            raise InvalidRequest("`text.format` of type json_schema needs `name` and `schema`.", param="text.format")
-        schema = {key: fmt[key] for key in ("name", "schema", "strict", "description") if fmt.get(key) is not None}
-        return {"type": "json_schema", "json_schema": schema}
-    return None
+    if fmt["type"] == "json_schema" and ("name" not in fmt or "schema" not in fmt):
+        raise InvalidRequest("`text.format` of type json_schema needs `name` and `schema`.", param="text.format")
+    return workers_ai_json_mode(fmt["type"], fmt.get("schema"))
 
 
 def _wants_encrypted_reasoning(scope: Scope, include: list[str], ignored: list[str]) -> bool:
@@ -182,7 +185,8 @@ async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
     items = input_record(value) if store else []
     if store:
         check_storable(scope, items)
-    sampling = sampling_inputs(body, max_tokens_of(body, "max_output_tokens"))
+    client_cap = max_tokens_of(body, "max_output_tokens")
+    sampling = sampling_inputs(body, client_cap)
     inputs = _upstream_inputs(body, messages, tools, sampling.inputs)
     response_id = new_response_id(store)
     # The session a conversation keeps (for prefix-cache affinity): its first stored response's id.
@@ -193,7 +197,7 @@ async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
         body=body,
         inputs=inputs,
         model_name=body["model"],
-        max_tokens=sampling.max_tokens,
+        max_tokens=fit_default_cap(inputs, client_cap, "max_output_tokens"),
         tools=tools,
         recover_tools=bool(tools.functions) and tools.choice != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
@@ -225,13 +229,16 @@ async def responses(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _events(
-    scope: Scope, builder: ResponseBuilder, deltas: AsyncIterator[Delta], plan: _Plan
+    scope: Scope, builder: ResponseBuilder, deltas: AsyncGenerator[Delta, None], plan: _Plan
 ) -> AsyncIterator[bytes]:
     yield builder.start()
-    async for delta in deltas:
-        out = builder.feed(delta)
-        if out:
-            yield out
+    try:
+        async for delta in deltas:
+            out = builder.feed(delta)
+            if out:
+                yield out
+    finally:
+        await deltas.aclose()  # closes the upstream at once when the client leaves
     items_done = builder.finish()
     await _save(scope, builder, plan)  # before the last event: the response is referable once it is sent
     yield items_done + builder.final_event()

@@ -8,7 +8,7 @@ answer to a stream request becomes the one `Delta` that stream would have carrie
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .._asgi.context import RequestContext, context_of
@@ -141,24 +141,32 @@ def _data_lines(events: bytes) -> list[bytes]:
     return [line[5:].strip() for line in events.splitlines() if line.startswith(b"data:")]
 
 
-async def _stream_deltas(stream: ByteStream, context: RequestContext, idle_timeout_s: float) -> AsyncIterator[Delta]:
-    async for events in relay_events(stream, context, idle_timeout_s):
-        for payload in _data_lines(events):
-            if payload == b"[DONE]":
-                continue
-            try:
-                data = json.loads(payload)
-            except ValueError:
-                raise UpstreamError("The model upstream sent an event that is not JSON.") from None
-            if isinstance(data, dict):
-                yield _delta_of_chunk(data)
+async def _stream_deltas(
+    stream: ByteStream, context: RequestContext, idle_timeout_s: float
+) -> AsyncGenerator[Delta, None]:
+    relay = relay_events(stream, context, idle_timeout_s)
+    try:
+        async for events in relay:
+            for payload in _data_lines(events):
+                if payload == b"[DONE]":
+                    continue
+                try:
+                    data = json.loads(payload)
+                except ValueError:
+                    raise UpstreamError("The model upstream sent an event that is not JSON.") from None
+                if isinstance(data, dict):
+                    yield _delta_of_chunk(data)
+    finally:
+        # Closed with us, not when the garbage collector gets to it: closing the relay closes the
+        # upstream (a client that left must not leave its upstream stream open).
+        await relay.aclose()
 
 
-async def _whole_as_deltas(result: dict[str, Any]) -> AsyncIterator[Delta]:
+async def _whole_as_deltas(result: dict[str, Any]) -> AsyncGenerator[Delta, None]:
     yield read_completion(result).as_delta()
 
 
-def deltas_of(result: UpstreamResult, context: RequestContext, idle_timeout_s: float) -> AsyncIterator[Delta]:
+def deltas_of(result: UpstreamResult, context: RequestContext, idle_timeout_s: float) -> AsyncGenerator[Delta, None]:
     """The answer as deltas: streamed when the upstream streamed, in one piece when it sent JSON."""
     if not isinstance(result, dict):
         return _stream_deltas(result, context, idle_timeout_s)
@@ -177,7 +185,7 @@ async def whole_answer(result: UpstreamResult, context: RequestContext) -> Compl
 
 async def ask_streamed(
     scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
-) -> AsyncIterator[Delta]:
+) -> AsyncGenerator[Delta, None]:
     """Ask the model for a streamed answer: its deltas as they come (or at once, if it answered JSON)."""
     result = await call_model(scope, model, {**inputs, "stream": True}, options or {})
     return deltas_of(result, context_of(scope), settings_of(scope).stream_idle_timeout_s)

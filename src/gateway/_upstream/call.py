@@ -14,14 +14,15 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import Any
 
 from .._asgi.context import RequestContext, context_of
-from .._asgi.http import ByteStream, Scope
+from .._asgi.http import CLIENT_GONE_KEY, ByteStream, Scope
 from .._asgi.sse import EventFramer
 from .._config import settings_of
 from .._errors import (
+    ClientDisconnected,
     Forbidden,
     GatewayError,
     ModelNotServed,
@@ -35,6 +36,7 @@ from .._limits.budget import reserve_tokens
 from .._limits.guards import key_of
 from .._valueclass import FrozenRecord
 from .backend import Backend, UpstreamResult, backend_of, record_usage
+from .context_window import check_context_window
 
 __all__ = [
     "CallPolicy",
@@ -85,12 +87,14 @@ async def _attempt(
     if budget_s <= 0:
         raise UpstreamTimeout("The model upstream did not answer in time.")
     try:
-        return await asyncio.wait_for(_answer(backend, model, inputs, options), budget_s)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (gh-86296).
+        async with asyncio.timeout(budget_s):
+            return await _answer(backend, model, inputs, options)
     except TimeoutError:
         raise UpstreamTimeout(
             f"The model upstream did not answer within {budget_s:.3g} s. Try again, or lower max_tokens."
         ) from None
-    except UpstreamError:
+    except GatewayError:  # already says what went wrong (an upstream error, an over-long request)
         raise
     except Exception as exc:  # a backend bug or transport failure: name it, never a bare 500
         raise UpstreamError(f"The model upstream failed: {type(exc).__name__}: {exc}") from exc
@@ -99,8 +103,10 @@ async def _attempt(
 async def _answer(backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
     result = await backend.run(model, inputs, options)
     # The dict test first: a runtime-checkable Protocol's isinstance is slow, and most answers are dicts.
-    if isinstance(result, dict) or not isinstance(result, ByteStream):
+    if isinstance(result, dict):
         return result
+    if not isinstance(result, ByteStream):
+        raise UpstreamError(f"The model upstream answered JSON that is not an object (a {type(result).__name__}).")
     try:
         return await _settle(result)
     except BaseException:
@@ -190,18 +196,42 @@ async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: 
     context = context_of(scope)
     context.model = model
     check_key_scope(scope, model)
+    check_context_window(inputs)
     # Reserved before the call, settled when the request ends (a stream's end included).
     reservation = await reserve_tokens(scope, inputs)
     record_usage_after(scope)
     started = time.perf_counter()
     try:
-        return await call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
+        call = call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
+        gone = scope.get(CLIENT_GONE_KEY)
+        return await (call if gone is None else _unless_client_leaves(call, gone))
     except BaseException:
         if reservation is not None:
             reservation.fail()
         raise
     finally:
         context.upstream_ms = (time.perf_counter() - started) * 1000
+
+
+async def _unless_client_leaves(call: Awaitable[UpstreamResult], gone: asyncio.Event) -> UpstreamResult:
+    """The call's answer, unless the client leaves first: then the call is cancelled at once
+    (closing its upstream connection) rather than waited out until the upstream timeout."""
+    task = asyncio.ensure_future(call)
+    if gone.is_set():
+        task.cancel()
+    waiter = asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        waiter.cancel()
+    if task.done() and not task.cancelled():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    raise ClientDisconnected("The client went away before the model answered; the model call was cancelled.")
 
 
 def _usage_in(events: bytes) -> Any:
@@ -221,14 +251,19 @@ def _usage_in(events: bytes) -> Any:
     return found
 
 
-async def relay_events(upstream: ByteStream, context: RequestContext, idle_timeout_s: float) -> AsyncIterator[bytes]:
+async def relay_events(
+    upstream: ByteStream, context: RequestContext, idle_timeout_s: float
+) -> AsyncGenerator[bytes, None]:
     """Yield the upstream's complete events as they arrive; raise if the stream is not whole."""
     framer = EventFramer()
     chunks = upstream.__aiter__()
     try:
         while True:
             try:
-                chunk = await asyncio.wait_for(chunks.__anext__(), idle_timeout_s)
+                # Not wait_for: on 3.11 it can swallow the cancellation of a client that left
+                # (CPython gh-86296), and the relay would read its upstream to the end.
+                async with asyncio.timeout(idle_timeout_s):
+                    chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 break
             except TimeoutError:

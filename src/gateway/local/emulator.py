@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
-from .._errors import WorkersAIError
+from .._errors import InvalidRequest, WorkersAIError
+from .._native.forms import validate_native
 from .._upstream.backend import UpstreamResult
 
 __all__ = ["DEFAULT_TOKEN_DELAY_MS", "EmulatedStream", "Emulator", "Faults"]
@@ -125,7 +126,9 @@ def _turns(inputs: dict[str, Any]) -> list[tuple[str, str]]:
     if isinstance(items, str):
         return [*turns, ("user", items)]
     for item in items or []:
-        if item.get("type") == "function_call_output":
+        if not isinstance(item, dict):
+            turns.append(("user", str(item)))
+        elif item.get("type") == "function_call_output":
             turns.append(("tool", str(item.get("output", ""))))
         elif item.get("type") == "function_call":
             turns.append(("assistant", ""))
@@ -136,9 +139,10 @@ def _turns(inputs: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _tool_specs(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     specs = []
-    for tool in inputs.get("tools") or []:
-        spec = tool.get("function", tool)
-        if isinstance(spec, dict) and spec.get("name"):
+    tools = inputs.get("tools") if "messages" in inputs or "input" in inputs else None
+    for tool in tools if isinstance(tools, list) else []:
+        spec = tool.get("function", tool) if isinstance(tool, dict) else None
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec["name"]:
             specs.append(spec)
     return specs
 
@@ -188,17 +192,28 @@ def _example(schema: Any, hint: str) -> Any:
 
 
 def _schema_of(inputs: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON schema asked for, or {} for plain JSON, or None when free text is fine."""
-    formats = [inputs.get("response_format"), (inputs.get("text") or {}).get("format")]
+    """The JSON schema asked for, or {} for plain JSON, or None when free text is fine.
+
+    Both shapes are honoured: Workers AI's own JSON Mode (`json_schema` is the schema itself) and
+    OpenAI's wrapper (`{name, schema, strict}`), which some clients send to Workers AI anyway."""
+    text = inputs.get("text")
+    formats = [inputs.get("response_format"), text.get("format") if isinstance(text, dict) else None]
     for fmt in formats:
         if not isinstance(fmt, dict):
             continue
         if fmt.get("type") == "json_object":
             return {}
         if fmt.get("type") == "json_schema":
-            wrapper = fmt.get("json_schema", fmt)
-            return wrapper.get("schema", {}) if isinstance(wrapper, dict) else {}
+            return _unwrapped(fmt.get("json_schema", fmt))
     return None
+
+
+def _unwrapped(schema: Any) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        return {}
+    if isinstance(schema.get("schema"), dict) and "name" in schema:
+        return schema["schema"]  # type: ignore[no-any-return]
+    return schema
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
@@ -236,7 +251,12 @@ def _plan(inputs: dict[str, Any], cached_tokens: int = 0) -> _Plan:
     user_texts = [text for role, text in turns if role == "user"]
     last_user = user_texts[-1] if user_texts else ""
     input_tokens = len(_prompt_tokens(turns))
-    effort = (inputs.get("reasoning") or {}).get("effort") or inputs.get("reasoning_effort") or "medium"
+    reasoning_field = inputs.get("reasoning")
+    effort = (
+        (reasoning_field.get("effort") if isinstance(reasoning_field, dict) else None)
+        or inputs.get("reasoning_effort")
+        or "medium"
+    )
     words = len(last_user.split())
     reasoning = _tokens(
         f"The user wrote {words} word{'' if words == 1 else 's'}. Reasoning effort is {effort}. I will answer directly."
@@ -259,8 +279,11 @@ def _plan(inputs: dict[str, Any], cached_tokens: int = 0) -> _Plan:
 
 
 def _max_tokens(inputs: dict[str, Any]) -> int:
-    value = inputs.get("max_tokens", inputs.get("max_output_tokens", WORKERS_AI_DEFAULT_MAX_TOKENS))
-    return int(value)
+    for name in ("max_tokens", "max_output_tokens"):
+        value = inputs.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return WORKERS_AI_DEFAULT_MAX_TOKENS
 
 
 def _limit(result: _Plan, max_tokens: int) -> _Plan:
@@ -393,6 +416,14 @@ def _stream_events(model: str, inputs: dict[str, Any], cached_tokens: int = 0) -
     return [*events, b"data: [DONE]\n\n"]
 
 
+def _refuse_invalid(inputs: dict[str, Any]) -> None:
+    """Refuse what the model's input schema refuses, as Workers AI does (error 5006)."""
+    try:
+        validate_native(inputs)
+    except InvalidRequest as exc:
+        raise WorkersAIError(5006, f"Error: input validation failed: {exc.message}") from None
+
+
 class EmulatedStream:
     """A stream of SSE events at the emulator's pace. Records whether it was cancelled."""
 
@@ -445,6 +476,7 @@ class Emulator:
         await self._fail_if_asked()
         if model not in ("@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b"):
             raise WorkersAIError(5007, f"No such model {model}")
+        _refuse_invalid(inputs)
         if options.get("queueRequest"):
             return self._queue(model, inputs)
         if "request_id" in inputs:

@@ -8,17 +8,64 @@ Both answer like `env.AI.run`: a dict for JSON, a `ByteStream` of SSE bytes for 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from .._errors import UpstreamError, WorkersAIError, parse_workers_ai_error
+from .._errors import (
+    GatewayError,
+    RateLimited,
+    ServiceUnavailable,
+    UpstreamError,
+    WorkersAIError,
+    parse_workers_ai_error,
+)
 from .._upstream.backend import UpstreamResult
 
-__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend"]
+__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend", "UpstreamPool", "retry_after_of"]
 
 CLOUDFLARE_API = "https://api.cloudflare.com/client/v4"
+
+
+class UpstreamPool:
+    """How the local server's HTTP client uses its upstream, chosen rather than httpx's defaults
+    (100 connections, and a request past them waiting without end):
+    - `max_connections` (UPSTREAM_MAX_CONNECTIONS, 100): requests in flight to the upstream at once;
+    - `pool_timeout_s` (UPSTREAM_POOL_TIMEOUT_S, 10): how long a request past them waits for one
+      to free up, then a 503 with retry-after, so a client is told instead of kept waiting;
+    - connect 10 s, write 30 s; no read timeout in httpx: the gateway's own UPSTREAM_TIMEOUT_S
+      (to the first byte) and STREAM_IDLE_TIMEOUT_S (between events) govern reads, the same for
+      every backend; idle connections are kept (up to 20) for 30 s.
+    """
+
+    __slots__ = ("max_connections", "pool_timeout_s")
+
+    def __init__(self, max_connections: int = 100, pool_timeout_s: float = 10.0) -> None:
+        self.max_connections, self.pool_timeout_s = max_connections, pool_timeout_s
+
+    def client(self, base_url: str, headers: dict[str, str], transport: httpx.AsyncBaseTransport | None) -> Any:
+        return httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            headers=headers,
+            timeout=httpx.Timeout(connect=10.0, read=None, write=30.0, pool=self.pool_timeout_s),
+            limits=httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=min(20, self.max_connections),
+                keepalive_expiry=30.0,
+            ),
+        )
+
+    def busy(self) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"All {self.max_connections} connections to the model upstream are in use and none freed up within "
+            f"{self.pool_timeout_s:g} s (UPSTREAM_MAX_CONNECTIONS, UPSTREAM_POOL_TIMEOUT_S). Retry shortly.",
+            code="upstream_connections_busy",
+            retry_after=1,
+        )
 
 
 class HttpByteStream:
@@ -55,17 +102,51 @@ async def _read_json(response: httpx.Response) -> Any:
         ) from None
 
 
-def _cloudflare_error(status: int, data: Any) -> UpstreamError:
+def retry_after_of(response: httpx.Response) -> float | None:
+    """The upstream's `retry-after`, in seconds: a number, or an HTTP date."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_error(response: httpx.Response, message: str) -> GatewayError:
+    """An upstream's refusal by its HTTP status: its 429 and 503 are the client's to wait out, with
+    the upstream's own `retry-after` passed on (1 s when it gave none); others are a 502."""
+    parsed = parse_workers_ai_error(message)
+    if parsed is not None and not isinstance(parsed, WorkersAIError):
+        return parsed  # an over-long request, in the upstream's words
+    wait = retry_after_of(response)
+    if response.status_code == 429:
+        return RateLimited(
+            f"The model upstream is rate limiting requests: {message}",
+            code="upstream_rate_limited",
+            retry_after=wait or 1,
+        )
+    if response.status_code == 503:
+        return ServiceUnavailable(
+            f"The model upstream is unavailable: {message}", code="upstream_unavailable", retry_after=wait or 1
+        )
+    return UpstreamError(f"The upstream answered HTTP {response.status_code}: {message}")
+
+
+def _cloudflare_error(response: httpx.Response, data: Any) -> GatewayError:
     errors = data.get("errors") if isinstance(data, dict) else None
-    if errors and isinstance(errors[0], dict):
-        code, message = errors[0].get("code"), str(errors[0].get("message", ""))
-        if isinstance(code, int) and code >= 1000:
-            return WorkersAIError(code, message)
-        parsed = parse_workers_ai_error(message)
-        if parsed is not None:
-            return parsed
-        return UpstreamError(f"Workers AI answered HTTP {status}: {message}")
-    return UpstreamError(f"Workers AI answered HTTP {status}.")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    code, message = first.get("code"), str(first.get("message", ""))
+    found = parse_workers_ai_error(f"{code}: {message}" if isinstance(code, int) and code >= 1000 else message)
+    if found is None:
+        return _status_error(response, message or "(no message)")
+    if found.retry_after is None:
+        found.retry_after = retry_after_of(response)
+    return found
 
 
 class RestBackend:
@@ -80,14 +161,11 @@ class RestBackend:
         *,
         base_url: str = CLOUDFLARE_API,
         transport: httpx.AsyncBaseTransport | None = None,
+        pool: UpstreamPool | None = None,
     ) -> None:
         self._path = f"/accounts/{account_id}/ai/run/"
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            headers={"authorization": f"Bearer {api_token}"},
-            timeout=httpx.Timeout(None, connect=10.0),
-        )
+        self._pool = pool or UpstreamPool()
+        self._client = self._pool.client(base_url, {"authorization": f"Bearer {api_token}"}, transport)
 
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
         params = {"queueRequest": "true"} if options.get("queueRequest") else {}
@@ -96,13 +174,15 @@ class RestBackend:
         )
         try:
             response = await self._client.send(request, stream=True)
+        except httpx.PoolTimeout:
+            raise self._pool.busy() from None
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Could not reach Workers AI: {exc}") from None
         if _is_stream(response):
             return HttpByteStream(response)
         data = await _read_json(response)
         if response.status_code >= 400 or (isinstance(data, dict) and data.get("success") is False):
-            raise _cloudflare_error(response.status_code, data)
+            raise _cloudflare_error(response, data)
         result = data.get("result") if isinstance(data, dict) else None
         if not isinstance(result, dict):
             raise UpstreamError("Workers AI answered without a result object.")
@@ -119,10 +199,15 @@ class _PromptFrames:
         return self._frames()
 
     async def _frames(self) -> AsyncIterator[bytes]:
-        pending = b""
+        pending = bytearray()  # grows in place and is searched only where it is new: linear
         async for chunk in self._inner:
+            searched = len(pending)
             pending += chunk
-            *lines, pending = pending.split(b"\n")
+            cut = pending.rfind(b"\n", searched)
+            if cut < 0:
+                continue
+            lines = bytes(pending[:cut]).split(b"\n")
+            del pending[: cut + 1]
             for line in lines:
                 yield _prompt_frame(line.strip())
 
@@ -160,15 +245,12 @@ class OpenAIBackend:
         *,
         model: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        pool: UpstreamPool | None = None,
     ) -> None:
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            transport=transport,
-            headers=headers,
-            timeout=httpx.Timeout(None, connect=10.0),
-        )
+        self._pool = pool or UpstreamPool()
+        self._client = self._pool.client(base_url.rstrip("/"), headers, transport)
 
     def _upstream_model(self, model: str) -> str:
         return self._model or model.rsplit("/", 1)[-1]
@@ -180,6 +262,8 @@ class OpenAIBackend:
         request = self._client.build_request("POST", path, json=body, headers=_extra_headers(options))
         try:
             response = await self._client.send(request, stream=True)
+        except httpx.PoolTimeout:
+            raise self._pool.busy() from None
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Could not reach the upstream at {self._client.base_url}: {exc}") from None
         if _is_stream(response):
@@ -187,8 +271,11 @@ class OpenAIBackend:
             return _PromptFrames(stream) if path == "/completions" else stream
         data = await _read_json(response)
         if response.status_code >= 400:
-            message = (data.get("error") or {}).get("message") if isinstance(data, dict) else None
-            raise UpstreamError(f"The upstream answered HTTP {response.status_code}: {message or data}")
+            error = data.get("error") if isinstance(data, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
+            raise _status_error(response, str(message or data))
+        if not isinstance(data, dict):
+            raise UpstreamError(f"The upstream answered JSON that is not an object (a {type(data).__name__}).")
         if path == "/completions":
             return {
                 "response": "".join(c.get("text", "") for c in data.get("choices") or []),

@@ -16,14 +16,25 @@ from .._config import read_settings
 from .._upstream.backend import Backend
 from .assets import StaticAssets, read_asset_config
 from .config import load_env
+from .connection import DEFAULT_BODY_TIMEOUT_S, DEFAULT_HEADERS_TIMEOUT_S, ClientWatch, TimedH11Protocol
 from .emulator import Emulator, Faults
-from .http_backends import OpenAIBackend, RestBackend
+from .http_backends import OpenAIBackend, RestBackend, UpstreamPool
 from .keygen import key_entry, new_key
 from .keystore import DEFAULT_KEYS_FILE, FileKeyStore
 from .limits import local_guards
 from .response_store import InProcessResponses
 
-__all__ = ["BACKENDS", "LocalApp", "banner", "build_local_app", "choose_backend", "key_store", "make_backend", "serve"]
+__all__ = [
+    "BACKENDS",
+    "LocalApp",
+    "banner",
+    "build_local_app",
+    "choose_backend",
+    "key_store",
+    "make_backend",
+    "serve",
+    "upstream_pool",
+]
 
 BACKENDS = ("emulator", "rest", "openai")
 
@@ -36,16 +47,41 @@ def choose_backend(env: dict[str, str]) -> str:
     return "emulator"
 
 
+def _number(env: dict[str, str], name: str, default: float, *, whole: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise SystemExit(f"{name} must be a positive {'whole ' if whole else ''}number, got {raw!r}.")
+    return value
+
+
+def upstream_pool(env: dict[str, str]) -> UpstreamPool:
+    return UpstreamPool(
+        max_connections=int(_number(env, "UPSTREAM_MAX_CONNECTIONS", 100, whole=True)),
+        pool_timeout_s=_number(env, "UPSTREAM_POOL_TIMEOUT_S", 10.0),
+    )
+
+
 def make_backend(name: str, env: dict[str, str]) -> Backend:
     if name == "rest":
         missing = [v for v in ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN") if not env.get(v)]
         if missing:
             raise SystemExit(f"--backend rest needs {' and '.join(missing)} (in .dev.vars or the environment).")
-        return RestBackend(env["CLOUDFLARE_ACCOUNT_ID"], env["CLOUDFLARE_API_TOKEN"])
+        return RestBackend(env["CLOUDFLARE_ACCOUNT_ID"], env["CLOUDFLARE_API_TOKEN"], pool=upstream_pool(env))
     if name == "openai":
         if not env.get("UPSTREAM_BASE_URL"):
             raise SystemExit("--backend openai needs UPSTREAM_BASE_URL, e.g. http://127.0.0.1:8000/v1.")
-        return OpenAIBackend(env["UPSTREAM_BASE_URL"], env.get("UPSTREAM_API_KEY"), model=env.get("UPSTREAM_MODEL"))
+        return OpenAIBackend(
+            env["UPSTREAM_BASE_URL"],
+            env.get("UPSTREAM_API_KEY"),
+            model=env.get("UPSTREAM_MODEL"),
+            pool=upstream_pool(env),
+        )
     try:
         faults = Faults.parse(env.get("EMULATOR_FAULTS", ""))
         delay = float(env.get("EMULATOR_TOKEN_DELAY_MS", "") or Emulator.token_delay_ms)
@@ -151,8 +187,17 @@ def serve(host: str, port: int, backend_name: str | None, root: Path) -> int:
     import uvicorn
 
     local = build_local_app(root, backend_name)
+    protocol = type(
+        "GatewayH11Protocol",
+        (TimedH11Protocol,),
+        {"headers_timeout_s": _number(local.env, "HEADERS_TIMEOUT_S", DEFAULT_HEADERS_TIMEOUT_S)},
+    )
+    # The asset layer (the playground) outside, every request watched for a client that leaves.
+    app = ClientWatch(
+        local.asgi or local.app, body_timeout_s=_number(local.env, "BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S)
+    )
     config = uvicorn.Config(
-        local.asgi or local.app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=3
+        app, host=host, port=port, http=protocol, log_level="warning", lifespan="off", timeout_graceful_shutdown=3
     )
     server = uvicorn.Server(config)
     shown_host = f"[{host}]" if ":" in host else host
