@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ._anthropic.route import count_tokens, messages
 from ._asgi.http import ASGIApp, Receive, Scope, Send, encode_json, send_json
 from ._asgi.routing import Operation, Route, Router, without_account_prefix
 from ._config import SETTINGS_KEY, Settings, read_settings, settings_of
@@ -121,6 +122,8 @@ ROUTES = [
     ),
     Route("GET", "/v1/models", list_models, _openai("List the served models", "models")),
     Route("GET", "/v1/models/{model:path}", retrieve_model, _openai("Describe a served model", "model")),
+    Route("POST", "/v1/messages", messages),
+    Route("POST", "/v1/messages/count_tokens", count_tokens),
 ]
 
 PUBLIC_PATHS = frozenset(route.path for route in ROUTES if route.operation is not None and route.operation.public)

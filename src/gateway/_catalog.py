@@ -17,6 +17,7 @@ __all__ = [
     "WORKERS_AI_DEFAULT_MAX_TOKENS",
     "aliases_of",
     "cost_usd",
+    "served_model",
 ]
 
 DEFAULT_MODEL = "@cf/openai/gpt-oss-120b"
@@ -58,6 +59,11 @@ def aliases_of(model: str) -> tuple[str, ...]:
     """`@cf/openai/gpt-oss-120b` is also `openai/gpt-oss-120b` and `gpt-oss-120b`."""
     short = model.rsplit("/", 1)[-1]
     return (model, f"openai/{short}", short)
+
+
+def served_model(name: str, models: tuple[str, ...]) -> str | None:
+    """The model among `models` that `name` is one of the aliases of, if any."""
+    return next((model for model in models if name in aliases_of(model)), None)
 
 
 def cost_usd(

@@ -6,10 +6,11 @@ not guessed at: it is recorded as a problem, and guarded routes answer 503 namin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ._asgi.http import Scope
-from ._catalog import DEFAULT_MODEL, KNOWN_MODELS
+from ._catalog import DEFAULT_MODEL, KNOWN_MODELS, served_model
 from ._policy import ApiKey, Tier, parse_keys, parse_origins, parse_tiers
 from ._seal import MIN_SECRET_LENGTH, Sealer
 from ._valueclass import FrozenRecord
@@ -22,6 +23,7 @@ SETTINGS_KEY = "gateway.settings"
 
 class Settings(FrozenRecord):
     __slots__ = (
+        "anthropic_models",
         "capacity_retries",
         "cors_origins",
         "keys",
@@ -35,6 +37,7 @@ class Settings(FrozenRecord):
         "responses_retention_s",
         "retry_base_s",
         "stream_idle_timeout_s",
+        "stream_ping_s",
         "strict_params",
         "tiers",
         "upstream_timeout_s",
@@ -44,6 +47,7 @@ class Settings(FrozenRecord):
     max_body_bytes: int
     upstream_timeout_s: float
     stream_idle_timeout_s: float
+    stream_ping_s: float  # a Messages stream silent this long sends Anthropic's `ping` event
     capacity_retries: int
     retry_base_s: float
     log_prompts: bool
@@ -54,6 +58,9 @@ class Settings(FrozenRecord):
     responses_retention_s: float  # how long a stored response is kept
     responses_max_bytes: int  # the most one stored response (its input and output items) may take
     reasoning_sealer: Sealer | None  # seals reasoning.encrypted_content; None: REASONING_SECRET is not set
+    # Other names the Messages route takes for a served model, longest pattern first: (name, model);
+    # a name ending in `*` is a prefix (`claude-*`). See `_anthropic_models`.
+    anthropic_models: tuple[tuple[str, str], ...]
     problems: tuple[str, ...]
 
     def __init__(
@@ -64,6 +71,7 @@ class Settings(FrozenRecord):
         max_body_bytes: int,
         upstream_timeout_s: float,
         stream_idle_timeout_s: float,
+        stream_ping_s: float,
         capacity_retries: int,
         retry_base_s: float,
         log_prompts: bool,
@@ -74,6 +82,7 @@ class Settings(FrozenRecord):
         responses_retention_s: float,
         responses_max_bytes: int,
         reasoning_sealer: Sealer | None,
+        anthropic_models: tuple[tuple[str, str], ...],
         problems: tuple[str, ...],
     ) -> None:
         # No defaults here: `read_settings` is where each variable's default is written, once.
@@ -83,6 +92,7 @@ class Settings(FrozenRecord):
             max_body_bytes=max_body_bytes,
             upstream_timeout_s=upstream_timeout_s,
             stream_idle_timeout_s=stream_idle_timeout_s,
+            stream_ping_s=stream_ping_s,
             capacity_retries=capacity_retries,
             retry_base_s=retry_base_s,
             log_prompts=log_prompts,
@@ -93,6 +103,7 @@ class Settings(FrozenRecord):
             responses_retention_s=responses_retention_s,
             responses_max_bytes=responses_max_bytes,
             reasoning_sealer=reasoning_sealer,
+            anthropic_models=anthropic_models,
             problems=problems,
         )
 
@@ -182,6 +193,35 @@ def _sealer(env: Any, problems: list[str]) -> Sealer | None:
     return Sealer(raw.strip())
 
 
+def _anthropic_models(env: Any, models: tuple[str, ...], problems: list[str]) -> tuple[tuple[str, str], ...]:
+    """`ANTHROPIC_MODEL_MAP`: a JSON object from the names Anthropic clients send (Claude Code's
+    `--model`, its default model, its small fast model) to a served model, by any of its aliases. A
+    name ending in `*` is a prefix. Unset: every `claude-*` name is the first served model; `{}`
+    takes none."""
+    raw = _raw(env, "ANTHROPIC_MODEL_MAP")
+    if raw is None or not raw.strip():
+        return (("claude-*", models[0]),)
+    try:
+        table = json.loads(raw)
+    except ValueError as exc:
+        problems.append(f"ANTHROPIC_MODEL_MAP is not valid JSON: {exc}")
+        return ()
+    if not isinstance(table, dict) or not all(isinstance(v, str) and k for k, v in table.items()):
+        problems.append(
+            'ANTHROPIC_MODEL_MAP must be a JSON object of names to models, e.g. {"claude-*": "gpt-oss-120b"}'
+        )
+        return ()
+    pairs = []
+    for name, target in table.items():
+        model = served_model(target, models)
+        if model is None:
+            problems.append(f"ANTHROPIC_MODEL_MAP maps {name!r} to {target!r}, which is not a served model (MODELS)")
+            continue
+        pairs.append((name, model))
+    # An exact name beats any prefix; a longer prefix beats a shorter one.
+    return tuple(sorted(pairs, key=lambda pair: (pair[0].endswith("*"), -len(pair[0]))))
+
+
 def _check_key_tiers(keys: tuple[ApiKey, ...], tiers: dict[str, Tier], problems: list[str]) -> None:
     # A key whose tier is not defined would have no limits by accident: refuse to serve instead.
     missing = sorted({key.tier for key in keys if key.tier not in tiers}) if tiers else []
@@ -194,13 +234,15 @@ def read_settings(env: Any) -> Settings:
     keys = _keys(env, problems)
     tiers = _tiers(env, problems)
     _check_key_tiers(keys, tiers, problems)
+    models = _models(env, problems)
     # Keyword arguments are evaluated in order, so `problems` is complete when it is read last.
     return Settings(
-        models=_models(env, problems),
+        models=models,
         keys=keys,
         max_body_bytes=int(_number(env, "MAX_BODY_BYTES", 10 * 1024 * 1024, 1024, 100 * 1024 * 1024, problems)),
         upstream_timeout_s=_number(env, "UPSTREAM_TIMEOUT_S", 120.0, 0.01, 900.0, problems),
         stream_idle_timeout_s=_number(env, "STREAM_IDLE_TIMEOUT_S", 60.0, 0.01, 900.0, problems),
+        stream_ping_s=_number(env, "STREAM_PING_S", 5.0, 0.01, 300.0, problems),
         capacity_retries=int(_number(env, "CAPACITY_RETRIES", 2, 0, 5, problems)),
         retry_base_s=_number(env, "RETRY_BASE_MS", 250, 0, 10_000, problems) / 1000,
         log_prompts=_flag(env, "LOG_PROMPTS", problems),
@@ -211,6 +253,7 @@ def read_settings(env: Any) -> Settings:
         responses_retention_s=_number(env, "RESPONSES_RETENTION_DAYS", 30, 0.0001, 3650, problems) * 86_400,
         responses_max_bytes=int(_number(env, "RESPONSES_MAX_BYTES", 1_048_576, 16_384, 16_777_216, problems)),
         reasoning_sealer=_sealer(env, problems),
+        anthropic_models=_anthropic_models(env, models, problems),
         problems=tuple(problems),
     )
 

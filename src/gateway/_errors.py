@@ -14,6 +14,7 @@ GatewayError
 ├── UnsupportedMediaType        415 invalid_request_error   body that is not JSON
 ├── RateLimited                 429 rate_limit_error        a limit of the gateway's or upstream's
 ├── ServiceUnavailable          503 service_unavailable     the gateway is not configured to serve
+│   └── Overloaded              503 service_unavailable     Workers AI out of capacity, retries spent
 ├── UpstreamError               502 upstream_error          the model upstream failed
 │   ├── WorkersAIError          (status from its code)      `"<code>: <message>"` from Workers AI
 │   └── UpstreamTimeout         504 timeout_error           the upstream did not answer in time
@@ -41,6 +42,7 @@ __all__ = [
     "ModelNotFound",
     "ModelNotServed",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "RateLimited",
     "RequestTimeout",
@@ -155,6 +157,12 @@ class ServiceUnavailable(GatewayError):
     status = 503
     type = "service_unavailable"
     cf_code = 3040
+
+
+class Overloaded(ServiceUnavailable):
+    """The model has no capacity right now (Workers AI's 3040, after the retries): a wait helps.
+
+    Anthropic's API has its own status for this (529 `overloaded_error`); OpenAI's has none."""
 
 
 class UpstreamError(GatewayError):

@@ -20,11 +20,14 @@ from .._policy import ANY
 __all__ = ["CORSMiddleware", "header_allowed"]
 
 _ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")  # DELETE: /v1/responses/{id}
-# What the official SDKs and curl examples send; `x-stainless-*` and `openai-*` are prefixes.
+# What the official SDKs and curl examples send; `x-stainless-*`, `openai-*` and `anthropic-*` are
+# prefixes (Anthropic's SDK in a browser sends `anthropic-version`, `anthropic-beta` and
+# `anthropic-dangerous-direct-browser-access`).
 _ALLOWED_HEADERS = frozenset({"authorization", "content-type", "x-api-key", "x-request-id", "accept"})
-_ALLOWED_PREFIXES = ("x-stainless-", "openai-")
+_ALLOWED_PREFIXES = ("x-stainless-", "openai-", "anthropic-")
 _EXPOSED_HEADERS = (
     "x-request-id",
+    "request-id",
     "retry-after",
     "server-timing",
     "x-gateway-backend",
@@ -114,6 +117,6 @@ def _preflight_refusal(scope: Scope, allowed: bool, method: str) -> str | None:
     if refused:
         return (
             f"Header(s) {', '.join(refused)} are not allowed cross-origin. Allowed: authorization, content-type, "
-            "x-api-key, x-request-id, accept, x-stainless-*, openai-*."
+            "x-api-key, x-request-id, accept, x-stainless-*, openai-*, anthropic-*."
         )
     return None

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .._asgi.context import context_of
 from .._asgi.http import ASGIApp, Receive, Scope, Send, send_json
-from .._envelopes import error_body, error_headers
+from .._envelopes import error_body, error_headers, error_status
 from .._errors import ClientDisconnected, GatewayError
 
 __all__ = ["ErrorMiddleware"]
@@ -38,7 +38,10 @@ class ErrorMiddleware:
             context.error = exc.message
             if context.status is not None:  # the answer has started: too late for another
                 raise
-            await send_json(send, exc.status, error_body(exc, scope["path"]), error_headers(exc))
+            path = scope["path"]
+            await send_json(
+                send, error_status(exc, path), error_body(exc, path, context.request_id), error_headers(exc)
+            )
         except Exception as exc:
             context.error = f"internal: {type(exc).__name__}"
             self.log(f"unhandled error in request {context.request_id}:\n{traceback.format_exc()}")
@@ -48,4 +51,4 @@ class ErrorMiddleware:
                 f"The gateway failed on this request (request id {context.request_id}). "
                 "It has been logged; retrying may succeed."
             )
-            await send_json(send, 500, error_body(internal, scope["path"]))
+            await send_json(send, 500, error_body(internal, scope["path"], context.request_id))

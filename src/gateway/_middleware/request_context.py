@@ -12,6 +12,7 @@ from typing import Any
 from .._asgi.context import CONTEXT_KEY, RequestContext
 from .._asgi.http import ASGIApp, Message, Receive, Scope, Send, header
 from .._catalog import cost_usd
+from .._envelopes import is_anthropic_path
 
 __all__ = ["LogSink", "RequestContextMiddleware"]
 
@@ -52,6 +53,9 @@ class RequestContextMiddleware:
             return
         context = RequestContext(request_id=_request_id(scope), backend=self.backend_name(scope))
         scope[CONTEXT_KEY] = context
+        if is_anthropic_path(scope["path"]):
+            # Where Anthropic's API and SDKs carry the id (`message._request_id`, error reports).
+            context.response_headers["request-id"] = context.request_id
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

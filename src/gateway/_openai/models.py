@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._asgi.http import Receive, Scope, Send, send_json
-from .._catalog import RELEASED_AT, aliases_of
+from .._catalog import RELEASED_AT, aliases_of, served_model
 from .._config import settings_of
 from .._errors import InvalidRequest, ModelNotFound
 
@@ -17,9 +17,9 @@ def resolve_model(scope: Scope, name: Any, *, param: str = "model") -> str:
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f'`{param}` is required: the model\'s name, e.g. "gpt-oss-120b".', param=param)
     models = settings_of(scope).models
-    for model in models:
-        if name in aliases_of(model):
-            return model
+    model = served_model(name, models)
+    if model is not None:
+        return model
     served = "; ".join(" or ".join(aliases_of(model)) for model in models)
     raise ModelNotFound(
         f"The model {name!r} does not exist or is not served here. Use {served}.", param=param, code="model_not_found"

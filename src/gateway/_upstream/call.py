@@ -26,7 +26,7 @@ from .._errors import (
     Forbidden,
     GatewayError,
     ModelNotServed,
-    ServiceUnavailable,
+    Overloaded,
     UpstreamError,
     UpstreamTimeout,
     WorkersAIError,
@@ -161,8 +161,8 @@ class _Replayed:
         await self._source.aclose()
 
 
-def _capacity_exhausted(exc: WorkersAIError, attempts: int) -> ServiceUnavailable:
-    return ServiceUnavailable(
+def _capacity_exhausted(exc: WorkersAIError, attempts: int) -> Overloaded:
+    return Overloaded(
         f"Workers AI is out of capacity for this model (error 3040) after {attempts} attempt"
         f"{'s' if attempts > 1 else ''}. Retry after the time in the Retry-After header.",
         code="3040",

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 from .backend import Usage
 
-__all__ = ["FinishState", "StopCutter", "cut_at_stop", "reasoning_tokens"]
+__all__ = ["FinishState", "StopCutter", "cut_at_stop", "first_stop", "reasoning_tokens"]
+
+
+def first_stop(text: str, stops: tuple[str, ...]) -> tuple[int, str] | None:
+    """Where the first stop sequence in `text` starts, and which one it is (the earliest wins)."""
+    found = [(text.find(stop), stop) for stop in stops if stop and stop in text]
+    return min(found, key=lambda item: item[0]) if found else None
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     """The text before the first stop sequence, and whether one was found."""
-    positions = [text.find(stop) for stop in stops if stop and stop in text]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True
+    found = first_stop(text, stops)
+    return (text, False) if found is None else (text[: found[0]], True)
 
 
 class StopCutter:
     def __init__(self, stops: tuple[str, ...]) -> None:
         self.stops = tuple(stop for stop in stops if stop)
         self.stopped = False
+        self.matched: str | None = None  # the stop sequence that ended the text (Anthropic reports it)
         self._held = ""
 
     def feed(self, text: str) -> str:
@@ -31,10 +36,10 @@ class StopCutter:
         if self.stopped or not self.stops:
             return "" if self.stopped else text
         pending = self._held + text
-        cut, found = cut_at_stop(pending, self.stops)
-        if found:
-            self.stopped, self._held = True, ""
-            return cut
+        found = first_stop(pending, self.stops)
+        if found is not None:
+            self.stopped, self.matched, self._held = True, found[1], ""
+            return pending[: found[0]]
         keep = self._longest_partial(pending)
         self._held = pending[len(pending) - keep :] if keep else ""
         return pending[: len(pending) - keep]
@@ -68,9 +73,11 @@ class FinishState:
         return self.cutter.flush()
 
     def cut(self, text: str) -> str:
-        cut, found = cut_at_stop(text, self.cutter.stops)
-        self.cutter.stopped = self.cutter.stopped or found
-        return cut
+        found = first_stop(text, self.cutter.stops)
+        if found is None:
+            return text
+        self.cutter.stopped, self.cutter.matched = True, found[1]
+        return text[: found[0]]
 
     def reason(self, upstream: str | None, has_tool_calls: bool, usage: Usage) -> str:
         if has_tool_calls:
