@@ -182,11 +182,11 @@ def _tool_choice(choice: dict[str, Any] | None, offered: set[str], server: set[s
     name = choice.get("name")
     if name in server:
         raise InvalidRequest(
-            f"tool_choice: {name!r} is a server tool, which this gateway does not run.", param="tool_choice.name"
+            f"tool_choice.name: {name!r} is a server tool, which this gateway does not run.", param="tool_choice.name"
         )
     if name not in offered:
         raise InvalidRequest(
-            f"tool_choice: {name!r} is not among the offered tools ({', '.join(sorted(offered))}).",
+            f"tool_choice.name: {name!r} is not among the offered tools ({', '.join(sorted(offered))}).",
             param="tool_choice.name",
         )
     return {"type": "function", "function": {"name": name}}

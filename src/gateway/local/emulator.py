@@ -155,22 +155,24 @@ def _forced_tool(inputs: dict[str, Any], tools: list[dict[str, Any]]) -> dict[st
     return tools[0] if choice == "required" and tools else None
 
 
+def _named_at(name: str, text: str) -> int:
+    """Where `name` (or `get weather` for `get_weather`) last appears in `text` as a word; -1 if not."""
+    spelled = {name.lower(), name.lower().replace("_", " ")}
+    found = [match.start() for form in spelled for match in re.finditer(rf"\b{re.escape(form)}\b", text.lower())]
+    return max(found, default=-1)
+
+
 def _wanted_tool(inputs: dict[str, Any], last_user: str) -> dict[str, Any] | None:
+    """A forced tool, else the offered tool the user's text names last (a request comes after the
+    context that clients such as Claude Code put before it)."""
     tools = _tool_specs(inputs)
     if not tools or inputs.get("tool_choice") == "none":
         return None
     forced = _forced_tool(inputs, tools)
     if forced is not None:
         return forced
-    lowered = last_user.lower()
-    return next(
-        (
-            tool
-            for tool in tools
-            if tool["name"].lower() in lowered or tool["name"].lower().replace("_", " ") in lowered
-        ),
-        None,
-    )
+    position, tool = max(((_named_at(tool["name"], last_user), tool) for tool in tools), key=lambda item: item[0])
+    return tool if position >= 0 else None
 
 
 def _example(schema: Any, hint: str) -> Any:
@@ -229,14 +231,27 @@ def _hint(text: str) -> str:
     return words[-1] if words else "example"
 
 
+def _tool_results(turns: list[tuple[str, str]]) -> list[str]:
+    """The tool results that came after the model's last turn: what the next answer is about, even
+    when the client added text after them (Claude Code's reminders)."""
+    results: list[str] = []
+    for role, text in reversed(turns):
+        if role == "assistant":
+            break
+        if role == "tool":
+            results.insert(0, text)
+    return results
+
+
 def _answer(inputs: dict[str, Any], turns: list[tuple[str, str]]) -> str:
-    last_role, last_text = turns[-1] if turns else ("user", "")
+    last_text = turns[-1][1] if turns else ""
     schema = _schema_of(inputs)
     if schema is not None:
         value = _example(schema, _hint(last_text)) if schema else {"answer": last_text[:80]}
         return json.dumps(value)
-    if last_role == "tool":
-        return f"The tool returned: {last_text[:200]}"
+    results = _tool_results(turns)
+    if results:
+        return f"The tool returned: {' '.join(results)[:200]}"
     shown = last_text if len(last_text) <= 200 else last_text[:197] + "..."
     return f"This is the gateway's offline emulator, not gpt-oss. You said: {shown}"
 
@@ -261,7 +276,7 @@ def _plan(inputs: dict[str, Any], cached_tokens: int = 0) -> _Plan:
     reasoning = _tokens(
         f"The user wrote {words} word{'' if words == 1 else 's'}. Reasoning effort is {effort}. I will answer directly."
     )
-    tool = _wanted_tool(inputs, last_user) if turns and turns[-1][0] != "tool" else None
+    tool = _wanted_tool(inputs, last_user) if turns and not _tool_results(turns) else None
     calls, answer = [], []
     if tool is not None:
         arguments = json.dumps(_example(tool.get("parameters", {}), _hint(last_user)))
