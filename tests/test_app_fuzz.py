@@ -46,6 +46,24 @@ VALID: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("/v1/completions", {"model": "gpt-oss-120b", "prompt": "hi", "max_tokens": 20, "stop": "x"}),
+    (
+        "/v1/messages",
+        {
+            "model": "claude-sonnet-5-5",
+            "max_tokens": 64,
+            "system": [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "ok"}]},
+            ],
+            "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "auto"},
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "stop_sequences": ["x"],
+        },
+    ),
+    ("/v1/messages/count_tokens", {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}),
 ]
 ODD_VALUES: list[Any] = [
     None,
@@ -76,7 +94,7 @@ def mutations(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
     for _ in range(count):
         path, body = rng.choice(VALID)
         body = dict(body)
-        field = rng.choice([*body, "messages", "input", "tools", "model", "stream"])
+        field = rng.choice([*body, "messages", "input", "tools", "model", "stream", "system", "tool_choice"])
         value = rng.choice(ODD_VALUES)
         if isinstance(body.get(field), list) and body[field] and rng.random() < 0.5:
             body[field] = [value, *body[field][1:]]  # break an item rather than the list

@@ -193,3 +193,48 @@ def test_the_emulator_refuses_what_the_model_schema_refuses_as_workers_ai_does(i
 def test_unknown_fields_of_any_type_reach_the_emulator_and_are_passed_by() -> None:
     result = answer({"prompt": "hi", "tools": 1.5, "text": "x", "reasoning": "high", "max_output_tokens": "9"})
     assert "You said: hi" in result["response"]
+
+
+def test_the_tool_the_user_names_last_is_called_with_the_quoted_text() -> None:
+    read = {
+        "type": "function",
+        "function": {
+            "name": "Read",
+            "parameters": {
+                "type": "object",
+                "properties": {"file_path": {"type": "string"}},
+                "required": ["file_path"],
+            },
+        },
+    }
+    bash = {
+        "type": "function",
+        "function": {
+            "name": "Bash",
+            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
+        },
+    }
+    # Claude Code puts reminders before the user's words; "already" must not be read as "Read".
+    text = "<system-reminder>Bash output is already shown.</system-reminder>\nUse the Read tool on `/tmp/notes.txt`."
+    result = answer({"messages": [{"role": "user", "content": text}], "tools": [bash, read]})
+    (call,) = result["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "Read" and json.loads(call["function"]["arguments"]) == {
+        "file_path": "/tmp/notes.txt"
+    }
+
+
+def test_tool_results_are_answered_even_with_text_after_them() -> None:
+    calls = [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]
+    result = answer(
+        {
+            "messages": [
+                {"role": "user", "content": "the get_weather in Oslo"},
+                {"role": "assistant", "content": "", "tool_calls": calls},
+                {"role": "tool", "tool_call_id": "c1", "content": "snow, -3C"},
+                {"role": "user", "content": "<system-reminder>mentions get_weather again</system-reminder>"},
+            ],
+            "tools": [WEATHER],
+        }
+    )
+    message = result["choices"][0]["message"]
+    assert not message["tool_calls"] and message["content"] == "The tool returned: snow, -3C"

@@ -67,6 +67,31 @@ def test_preflight_matrix(
     assert gw.backend.calls == []
 
 
+# What Anthropic's TypeScript SDK sends from a browser (`dangerouslyAllowBrowser: true`).
+ANTHROPIC_HEADERS = (
+    "anthropic-dangerous-direct-browser-access, anthropic-version, anthropic-beta, content-type, x-api-key, "
+    "x-stainless-lang, x-stainless-timeout"
+)
+
+
+def test_anthropics_browser_sdk_may_call_the_messages_route(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(CORS_ORIGINS=APP)
+    preflight = run(request(gw.app, "OPTIONS", "/v1/messages", headers=_preflight(APP, "POST", ANTHROPIC_HEADERS)))
+    assert preflight.status == 204
+    assert preflight.headers["access-control-allow-headers"] == ANTHROPIC_HEADERS
+    body = {"model": "gpt-oss-120b", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]}
+    answer = run(request(gw.app, "POST", "/v1/messages", body=body, headers={"x-api-key": gw.key, "origin": APP}))
+    assert answer.status == 200 and answer.headers["access-control-allow-origin"] == APP
+    assert "request-id" in answer.headers["access-control-expose-headers"].split(", ")
+
+
+def test_a_refused_preflight_on_the_messages_path_is_in_anthropics_envelope(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(CORS_ORIGINS=APP)
+    reply = run(request(gw.app, "OPTIONS", "/v1/messages", headers=_preflight(EVIL, "POST", ANTHROPIC_HEADERS)))
+    assert reply.status == 403
+    assert reply.json()["type"] == "error" and reply.json()["error"]["type"] == "permission_error"
+
+
 def test_a_refused_preflight_on_an_openai_path_is_in_openais_envelope(make_gateway: MakeGateway) -> None:
     gw = make_gateway(CORS_ORIGINS=APP)
     reply = run(request(gw.app, "OPTIONS", "/v1/chat/completions", headers=_preflight(EVIL)))

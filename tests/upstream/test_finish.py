@@ -45,6 +45,24 @@ def test_streamed_text_is_held_only_while_it_may_be_a_stop(
 
 
 @pytest.mark.parametrize(
+    ("stops", "chunks", "matched"),
+    [
+        (("STOP", "END"), ["one END two STOP"], "END"),  # the earliest in the text, whatever its order
+        (("STOP", "END"), ["one ST", "OP"], "STOP"),  # across chunks
+        (("END",), ["no stop here"], None),
+    ],
+)
+def test_the_stop_sequence_that_cut_is_known(stops: tuple[str, ...], chunks: list[str], matched: str | None) -> None:
+    cutter = StopCutter(stops)
+    for chunk in chunks:
+        cutter.feed(chunk)
+    assert cutter.matched == matched
+    whole = FinishState(stops, max_tokens=100)
+    whole.cut("".join(chunks))
+    assert whole.cutter.matched == matched
+
+
+@pytest.mark.parametrize(
     ("upstream", "calls", "output_tokens", "cut", "expected"),
     [
         ("stop", False, 10, False, "stop"),
