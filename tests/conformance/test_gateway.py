@@ -576,6 +576,124 @@ def an_upstream_error_uses_openais_envelope(outcome: Outcome) -> None:
     assert outcome.json()["error"]["type"] == "invalid_request_error"
 
 
+# --- the Anthropic dialect ----------------------------------------------------------------
+
+
+def anthropic(body: dict[str, Any], headers: dict[str, str] | None = None, path: str = "/v1/messages") -> HttpRequest:
+    key = {"x-api-key": TEST_KEY, "anthropic-version": "2023-06-01"}
+    return post_json(path, {"model": "gpt-oss-120b", "max_tokens": 1024, **body}, key if headers is None else headers)
+
+
+def names_of(outcome: Outcome) -> list[str]:
+    """Event names, each run of the same name as one."""
+    names = [event.event or "" for event in outcome.events()]
+    return [name for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
+
+
+@book.case(request=anthropic({"messages": HELLO, "system": "Be brief."}), ai=[answer_json(CHAT)])
+def messages_answers_an_anthropic_message(outcome: Outcome) -> None:
+    outcome.assert_served()
+    reply = outcome.json()
+    assert (reply["type"], reply["stop_reason"], reply["content"]) == (
+        "message",
+        "end_turn",
+        [{"type": "text", "text": "Hi!"}],
+    )
+    assert reply["usage"] == {"input_tokens": 11, "output_tokens": 2}
+    assert outcome.header("request-id") == outcome.header("x-request-id")
+    (call,) = outcome.ai_calls
+    assert call.inputs["messages"] == [{"role": "system", "content": "Be brief."}, *HELLO]
+    assert call.inputs["max_tokens"] == 1024 and call.non_plain == []
+
+
+@book.case(
+    request=anthropic({"messages": HELLO, "stream": True, "thinking": {"type": "enabled", "budget_tokens": 2048}}),
+    ai=[answer_stream(REASONED, delay_ms=50)],
+)
+def messages_streams_anthropics_grammar_as_the_model_produces_it(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert names_of(outcome) == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",  # thinking, then its signature
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    data = [json.loads(event.data) for event in outcome.events()]
+    text = "".join(d["delta"].get("text", "") for d in data if d["type"] == "content_block_delta")
+    thinking = "".join(d["delta"].get("thinking", "") for d in data if d["type"] == "content_block_delta")
+    assert (text, thinking) == ("Hello, world", "Thinking")
+    assert data[-2]["delta"]["stop_reason"] == "end_turn" and data[-2]["usage"]["output_tokens"] == 7
+    (upstream,) = outcome.ai_streams
+    first_text = next(i for i, c in enumerate(outcome.chunks) if b"text_delta" in c.data)
+    assert outcome.chunks[first_text].t_ms < upstream.produced[-1]["t_ms"] - 100, "deltas leave as they come"
+
+
+@book.case(
+    request=anthropic({"messages": HELLO, "stream": True}),
+    env={"STREAM_PING_S": "0.1"},
+    ai=[answer_stream(REASONED, first_delay_ms=700, delay_ms=10)],
+)
+def a_slow_model_gets_pings_until_it_starts(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert outcome.status == 200
+    events = outcome.events()
+    first_block = next(i for i, event in enumerate(events) if event.event == "content_block_start")
+    assert events[0].event == "message_start"
+    assert [event.event for event in events[1:first_block]].count("ping") >= 4
+    assert outcome.chunks[0].t_ms < 400, "the stream opened while the model was still silent"
+    assert events[-1].event == "message_stop"
+
+
+@book.case(
+    request=anthropic({"messages": HELLO, "stream": True}),
+    ai=[answer_stream(REASONED, delay_ms=10, error_after=4, error_message="reset")],
+)
+def a_broken_messages_stream_ends_with_anthropics_error_event(outcome: Outcome) -> None:
+    outcome.assert_served()
+    events = outcome.events()
+    assert events[-1].event == "error" and "message_stop" not in [event.event for event in events]
+    error = json.loads(events[-1].data)
+    assert error["type"] == "error" and error["error"]["type"] == "api_error"
+
+
+@book.case(
+    request=anthropic({"messages": HELLO, "stream": True}),
+    ai=[answer_stream(REASONED, delay_ms=50)],
+    hangup=Hangup(after_text="text_delta"),
+    settle_ms=150,
+)
+def a_client_leaving_a_messages_stream_cancels_the_upstream(outcome: Outcome) -> None:
+    outcome.assert_served()
+    (upstream,) = outcome.ai_streams
+    assert upstream.cancelled is not None and len(upstream.produced) < len(REASONED)
+
+
+@book.case(request=anthropic({"messages": HELLO}, headers={"x-api-key": "gw-wrong"}))
+def a_bad_key_on_messages_is_in_anthropics_envelope(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert outcome.status == 401
+    assert outcome.json()["type"] == "error" and outcome.json()["error"]["type"] == "authentication_error"
+    assert outcome.ai_calls == []
+
+
+@book.case(request=anthropic({"messages": HELLO}), ai=[answer_error(CAPACITY)] * 3)
+def an_overloaded_model_on_messages_is_a_529(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert outcome.status == 529 and outcome.header("retry-after") == "2"
+    assert outcome.json()["error"]["type"] == "overloaded_error"
+
+
+@book.case(request=anthropic({"messages": HELLO}, path="/v1/messages/count_tokens"))
+def count_tokens_answers_without_a_model_call(outcome: Outcome) -> None:
+    outcome.assert_served()
+    assert outcome.status == 200 and outcome.json()["input_tokens"] > 0 and outcome.ai_calls == []
+
+
 # --- logs --------------------------------------------------------------------------
 
 
@@ -610,7 +728,13 @@ def test_the_gateway_imports(pyodide_run: PyodideRun) -> None:
     # The emulator moved under gateway.local: name it, so a move back would still be caught.
     assert "gateway.local.emulator" not in new_modules
     # And the import did load the layers it serves from (a vacuous pass is not a pass).
-    for layer in ("gateway._asgi.sse", "gateway._middleware.auth", "gateway._openai.chat", "gateway.durable"):
+    for layer in (
+        "gateway._asgi.sse",
+        "gateway._middleware.auth",
+        "gateway._openai.chat",
+        "gateway._anthropic.route",
+        "gateway.durable",
+    ):
         assert layer in new_modules, layer
 
 

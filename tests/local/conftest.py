@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,17 +79,25 @@ def wait_until_up(url: str, deadline: float) -> None:
     raise AssertionError("gateway serve did not start listening")
 
 
-@contextlib.contextmanager
-def running_server(*args: str, port: int | None = None, **variables: str) -> Iterator[Server]:
-    """`gateway serve` on a free port (or this one) with the emulator, these variables, and a key
-    made for the run (unless GATEWAY_KEYS is among them); stopped on exit."""
-    port = port or free_port()
+MakeServer = Callable[..., Server]
+
+
+def serve_env(**variables: str) -> dict[str, str]:
+    """The environment's variables but those that would choose a backend or keys, and these over them."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("GATEWAY_KEYS", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "UPSTREAM_BASE_URL")
     }
-    env.update({"EMULATOR_TOKEN_DELAY_MS": "40", **variables})
+    return {**env, **variables}
+
+
+@contextlib.contextmanager
+def running_server(*args: str, port: int | None = None, **variables: str) -> Iterator[Server]:
+    """`gateway serve` on a free port (or this one) with the emulator, these variables, and a key
+    made for the run (unless GATEWAY_KEYS is among them); stopped on exit."""
+    port = port or free_port()
+    env = serve_env(**{"EMULATOR_TOKEN_DELAY_MS": "40", **variables})
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), *args],
         cwd=ROOT,
@@ -133,12 +141,7 @@ class LoggedServer:
 def logged_server(directory: Path, **variables: str) -> Iterator[LoggedServer]:
     """Start `gateway serve` on a free loopback port with these variables; stop it afterwards."""
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("GATEWAY_KEYS", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "UPSTREAM_BASE_URL")
-    }
-    env.update(variables)
+    env = serve_env(**variables)
     output = directory / "gateway-serve.log"
     with output.open("w") as sink:
         process = subprocess.Popen(
@@ -169,3 +172,10 @@ def logged_server(directory: Path, **variables: str) -> Iterator[LoggedServer]:
 def server() -> Iterator[Server]:
     with running_server() as running:
         yield running
+
+
+@pytest.fixture
+def make_server() -> Iterator[MakeServer]:
+    """Start servers with variables of the test's choosing; all are stopped when the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **variables: stack.enter_context(running_server(**variables))
