@@ -418,3 +418,14 @@ def test_count_tokens_is_an_estimate_from_the_size_of_what_would_be_sent(make_an
     assert bigger.input_tokens > small.input_tokens
     assert gw.backend.calls == []  # no model call, nothing charged
     assert json.loads(gw.logs[-1])["model"] == SERVED
+
+
+def test_sampling_fields_reach_workers_ai(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    body = {"model": MODEL, "max_tokens": 99, "messages": HELLO, "temperature": 0.3, "top_p": 0.9, "top_k": 40}
+    assert run(request(gw.app, "POST", "/v1/messages", body=body, headers=gw.auth)).status == 200
+    assert {name: sent(gw)[name] for name in ("temperature", "top_p", "top_k")} == {
+        "temperature": 0.3,
+        "top_p": 0.9,
+        "top_k": 40,
+    }
