@@ -11,7 +11,7 @@ import anthropic
 from gateway._catalog import CONTEXT_WINDOW
 from tests.anthropic.conftest import MakeAnthropic
 from tests.client import request, run
-from tests.conftest import MakeGateway
+from tests.conftest import MakeGateway, tiers
 from tests.doubles import FixedBackend
 
 MODEL = "gpt-oss-120b"
@@ -262,6 +262,19 @@ def test_max_tokens_is_lowered_to_what_the_context_window_leaves(make_gateway: M
 
     assert CONTEXT_WINDOW - 100 < cap(HELLO) < CONTEXT_WINDOW
     assert cap([{"role": "user", "content": "word " * 400_000}]) == 1024  # 2 MB: over the window by the estimate
+
+
+def test_max_tokens_is_lowered_to_what_the_keys_token_budget_can_ever_admit(make_gateway: MakeGateway) -> None:
+    # The shipped default tier; Claude Code's default model asks for 128,000 output tokens.
+    gw = make_gateway(TIERS=tiers(tokens_per_minute=100_000, tokens_per_day=2_000_000))
+    body = {"model": "claude-opus-5-5", "max_tokens": 128_000, "messages": HELLO, "stream": True}
+    reply = run(request(gw.app, "POST", "/v1/messages", body=body, headers=gw.auth))
+    assert reply.status == 200, reply.body  # not a 400 "more than this key's budget allows at all"
+    assert 99_000 < json.loads(gw.logs[-1])["tokens_reserved"] <= 100_000
+    assert 99_000 < sent(gw)["max_tokens"] < 100_000
+    small = {**body, "max_tokens": 4000}
+    assert run(request(gw.app, "POST", "/v1/messages", body=small, headers=gw.auth)).status == 200
+    assert sent(gw)["max_tokens"] == 4000  # what fits is sent as asked
 
 
 def test_cached_tokens_are_reported_as_cache_reads(make_anthropic: MakeAnthropic) -> None:

@@ -159,9 +159,11 @@ def test_an_early_failure_keeps_its_status(make_gateway: MakeGateway) -> None:
     reply = run(request(gw.app, "POST", "/v1/messages", body=body(), headers=gw.auth))
     assert reply.status == 529 and reply.headers["retry-after"] == "2"
     assert reply.json()["error"]["type"] == "overloaded_error"
-    budget = make_gateway(TIERS=tiers(tokens_per_minute=1500))
+    # A budget that cannot hold the input and 1,024 output tokens: refused before the stream opens.
+    budget = make_gateway(TIERS=tiers(tokens_per_minute=1000))
     over = run(request(budget.app, "POST", "/v1/messages", body=body(max_tokens=2000), headers=budget.auth))
     assert over.status == 400 and over.json()["error"]["type"] == "invalid_request_error"
+    assert "max_tokens" in over.json()["error"]["message"]
 
 
 class SlowFailure:

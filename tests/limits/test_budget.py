@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 
 from gateway._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
+from gateway._config import SETTINGS_KEY, read_settings
 from gateway._limits.bindings import DurableBudgets
-from gateway._limits.budget import TEMPLATE_OVERHEAD_TOKENS, max_tokens_for
-from gateway._limits.guards import BudgetVerdict, Guards
+from gateway._limits.budget import TEMPLATE_OVERHEAD_TOKENS, max_tokens_for, output_room
+from gateway._limits.guards import KEY_KEY, BudgetVerdict, Guards
 from gateway._limits.ledger import TokenLedger
 from gateway._policy import Tier
 from gateway._upstream.backend import UpstreamResult
 from gateway.local.emulator import Emulator, Faults
+from gateway.local.keygen import key_entry
 from gateway.local.limits import InProcessBudgets, InProcessRequestLimiter
 from gateway.local.sql import SqliteStorageSql
 from tests.client import Reply, request, run
@@ -49,6 +51,26 @@ def _bytes(inputs: dict[str, Any]) -> int:
 )
 def test_the_most_a_call_can_use_is_an_upper_bound_from_its_inputs(inputs: dict[str, Any], expected: int) -> None:
     assert max_tokens_for(inputs) == expected
+
+
+@pytest.mark.parametrize(
+    ("limits", "room"),
+    [
+        ({}, None),
+        ({"max_streams": 2}, None),  # a budget object, but no token budget
+        ({"tokens_per_minute": 5000}, 5000 - PROMPT_MAX + 100),
+        ({"tokens_per_minute": 5000, "tokens_per_day": 3000}, 3000 - PROMPT_MAX + 100),  # the smaller one
+        ({"tokens_per_minute": 300}, 300 - PROMPT_MAX + 100),  # not even the input fits: negative
+    ],
+)
+def test_the_output_room_is_what_the_smallest_budget_leaves_after_the_input(
+    limits: dict[str, int], room: int | None
+) -> None:
+    env = SimpleNamespace(GATEWAY_KEYS=json.dumps([key_entry("tester", KEY)]), TIERS=tiers(**limits) if limits else "")
+    settings = read_settings(env)
+    scope = {SETTINGS_KEY: settings, KEY_KEY: settings.keys[0]}
+    assert output_room(scope, PROMPT) == room
+    assert output_room({SETTINGS_KEY: settings}, PROMPT) is None  # no key: nothing to fit
 
 
 def _ledger(gw: Harness) -> TokenLedger:

@@ -22,6 +22,7 @@ from .._asgi.http import Scope
 from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str
 from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
+from .._limits.budget import output_room
 from .._params import FieldPolicy, check_fields
 from .conversation import Conversation, referenced_tools, workers_messages, workers_tools
 from .models import resolve_messages_model
@@ -207,11 +208,17 @@ def _conversation_inputs(body: dict[str, Any], out: Conversation) -> dict[str, A
     return inputs
 
 
-def _output_cap(max_tokens: int, estimate: int) -> int:
-    """`max_tokens`, but no more than the context window leaves after the input: Claude Code asks
-    for up to 128,000, which gpt-oss could never produce after its input."""
-    room = CONTEXT_WINDOW - estimate
-    return min(max_tokens, max(room, min(max_tokens, 1024)))
+def _output_cap(scope: Scope, max_tokens: int, inputs: dict[str, Any], estimate: int) -> int:
+    """`max_tokens`, lowered to what the context window leaves after the input and to what the key's
+    token budget can ever admit with it. Anthropic's API requires `max_tokens`, so clients send their
+    Claude model's largest (Claude Code: 32,000, or 128,000 for its default model), not what they
+    need; refusing it would refuse every request. Never lowered below 1,024 (gpt-oss reasons first):
+    a budget too small for that still gets the 400 that says so."""
+    floor = min(max_tokens, 1024)
+    cap = min(max_tokens, max(CONTEXT_WINDOW - estimate, floor))
+    # The reservation is made on what is sent upstream: these inputs, this cap, and `stream`.
+    room = output_room(scope, {**inputs, "max_tokens": cap, "stream": False})
+    return cap if room is None or room < floor else min(cap, room)
 
 
 def _sampling(body: dict[str, Any], out: Conversation) -> dict[str, Any]:
@@ -245,8 +252,9 @@ def parse_messages_request(scope: Scope, body: dict[str, Any]) -> MessagesReques
     out = Conversation()
     inputs = _conversation_inputs(body, out)
     estimate = estimate_tokens(inputs)
-    max_tokens = _output_cap(int(body["max_tokens"]), estimate)
-    inputs.update(_sampling(body, out), max_tokens=max_tokens)
+    inputs.update(_sampling(body, out))
+    max_tokens = _output_cap(scope, int(body["max_tokens"]), inputs, estimate)
+    inputs["max_tokens"] = max_tokens
     _note_user(scope, body)
     context_of(scope).note_ignored(out.ignored)
     choice = body.get("tool_choice") or {}

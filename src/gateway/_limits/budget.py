@@ -33,11 +33,12 @@ from .._asgi.http import Scope
 from .._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
 from .._config import settings_of
 from .._errors import InvalidRequest, RateLimited
+from .._policy import Tier
 from .._valueclass import Record
 from .admission import guarded, put_window_headers, retry_after_s
 from .guards import BudgetVerdict, guards_of, key_of
 
-__all__ = ["TEMPLATE_OVERHEAD_TOKENS", "Reservation", "max_tokens_for", "reserve_tokens"]
+__all__ = ["TEMPLATE_OVERHEAD_TOKENS", "Reservation", "max_tokens_for", "output_room", "reserve_tokens"]
 
 TEMPLATE_OVERHEAD_TOKENS = 256
 
@@ -49,6 +50,19 @@ def max_tokens_for(inputs: dict[str, Any]) -> int:
     if "request_id" in inputs:
         return 0
     return _input_bound(inputs) + _output_cap(inputs)
+
+
+def output_room(scope: Scope, inputs: dict[str, Any]) -> int | None:
+    """The largest output cap a call with these inputs could have and still fit the key's token
+    budgets at all (it may still have to wait for them); None when the key has no token budget."""
+    tier = _tier_of(scope)
+    limits = [limit for limit in (tier.tokens_per_minute, tier.tokens_per_day) if limit] if tier else []
+    return min(limits) - _input_bound(inputs) if limits else None
+
+
+def _tier_of(scope: Scope) -> Tier | None:
+    key = key_of(scope)
+    return settings_of(scope).tier_of(key) if key is not None else None
 
 
 def _output_cap(inputs: dict[str, Any]) -> int:
@@ -90,8 +104,7 @@ class Reservation(Record):
 
 async def reserve_tokens(scope: Scope, inputs: dict[str, Any]) -> Reservation | None:
     """Reserve the call's maximum against the key's budget; raise 429 (or 400) when it cannot fit."""
-    key = key_of(scope)
-    tier = settings_of(scope).tier_of(key) if key is not None else None
+    key, tier = key_of(scope), _tier_of(scope)
     if key is None or tier is None or not tier.has_token_budget:
         return None
     context = context_of(scope)
