@@ -21,6 +21,7 @@ EXAMPLES: dict[str, Any] = {
     "service_tier": "standard_only",
     "container": "container_011CZ",
     "mcp_servers": [{"type": "url", "url": "https://mcp.example.com/sse", "name": "example"}],
+    "output_config.task_budget": {"type": "tokens", "total": 50000, "remaining": 42000},  # claude --task-budget
 }
 
 
@@ -35,7 +36,9 @@ def test_an_ignored_field_is_accepted_and_named_in_the_header_and_the_log(
     make_gateway: MakeGateway, name: str, path: str
 ) -> None:
     gw = make_gateway()
-    reply = post(gw, {**BODY, name: EXAMPLES[name]}, path)
+    parent, _, child = name.partition(".")
+    value = {"effort": "high", child: EXAMPLES[name]} if child else EXAMPLES[name]
+    reply = post(gw, {**BODY, parent: value}, path)
     assert reply.status == 200, reply.body
     assert name in reply.headers["x-gateway-ignored"].split(", ")
     assert name in json.loads(gw.logs[-1])["ignored"]
@@ -143,3 +146,12 @@ def test_what_claude_code_sends_is_served_and_only_its_hints_are_reported(make_g
     assert [tool["function"]["name"] for tool in sent["tools"]] == ["Bash"]  # the deferred one is not loaded
     assert (sent["reasoning_effort"], sent["max_tokens"], sent["stream"]) == ("high", 32000, True)
     assert reply.body.decode().rstrip().endswith('data: {"type":"message_stop"}')
+
+
+def test_claude_codes_task_budget_is_named_and_the_effort_beside_it_honoured(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    output_config = {"effort": "low", "task_budget": {"type": "tokens", "total": 50000}}  # `claude --task-budget`
+    reply = post(gw, {**BODY, "output_config": output_config})
+    assert reply.status == 200, reply.body
+    assert reply.headers["x-gateway-ignored"] == "output_config.task_budget"
+    assert gw.backend.calls[-1][1]["reasoning_effort"] == "low"
