@@ -442,3 +442,15 @@ def test_sampling_fields_reach_workers_ai(make_gateway: MakeGateway) -> None:
         "top_p": 0.9,
         "top_k": 40,
     }
+
+
+def test_prompts_are_logged_only_when_turned_on(make_gateway: MakeGateway) -> None:
+    body = {"model": MODEL, "max_tokens": 99, "messages": [{"role": "user", "content": "secret plans"}]}
+    quiet = make_gateway()
+    run(request(quiet.app, "POST", "/v1/messages", body=body, headers=quiet.auth))
+    assert "secret plans" not in quiet.logs[-1]
+    loud = make_gateway(LOG_PROMPTS="true")
+    run(request(loud.app, "POST", "/v1/messages", body=body, headers=loud.auth))
+    line = json.loads(loud.logs[-1])
+    assert line["request_body"] == body
+    assert "secret plans" in line["result"]["content"][0]["text"] and line["result"]["type"] == "message"

@@ -28,12 +28,19 @@ _ENDED = object()
 
 
 async def messages(scope: Scope, receive: Receive, send: Send) -> None:
-    request = parse_messages_request(scope, await read_json_object(scope, receive))
+    body = await read_json_object(scope, receive)
+    logged = settings_of(scope).log_prompts
+    if logged:
+        context_of(scope).extra["request_body"] = body
+    request = parse_messages_request(scope, body)
     builder = MessageBuilder(request)
     if not request.stream:
         builder.feed((await ask_whole(scope, request.model, request.inputs)).as_delta())
         builder.close()
-        await send_json(send, 200, builder.snapshot())
+        message = builder.snapshot()
+        if logged:
+            context_of(scope).extra["result"] = message
+        await send_json(send, 200, message)
         return
     interval = settings_of(scope).stream_ping_s
     call = asyncio.ensure_future(ask_streamed(scope, request.model, request.inputs))
