@@ -454,3 +454,12 @@ def test_prompts_are_logged_only_when_turned_on(make_gateway: MakeGateway) -> No
     line = json.loads(loud.logs[-1])
     assert line["request_body"] == body
     assert "secret plans" in line["result"]["content"][0]["text"] and line["result"]["type"] == "message"
+
+
+def test_the_beta_query_claude_code_adds_reaches_the_same_routes(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    body = {"model": MODEL, "max_tokens": 99, "messages": HELLO}
+    counted = run(request(gw.app, "POST", "/v1/messages/count_tokens", body=body, headers=gw.auth, query="beta=true"))
+    assert counted.status == 200 and counted.json()["input_tokens"] > 0
+    answered = run(request(gw.app, "POST", "/v1/messages", body=body, headers=gw.auth, query="beta=true"))
+    assert answered.status == 200 and answered.json()["type"] == "message"
