@@ -20,7 +20,7 @@ from .._asgi.sse import encode_event
 from .._digest import sha256
 from .._envelopes import anthropic_error_event
 from .._errors import GatewayError
-from .._upstream.answers import Delta
+from .._upstream.answers import DeltaReader
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState
 from .._upstream.leaked_calls import HeldCall, call_id
@@ -59,7 +59,7 @@ def _tool_input(arguments: str) -> Any:
     return value if isinstance(value, dict) else {"_invalid_json": arguments}
 
 
-class MessageBuilder:
+class MessageBuilder(DeltaReader):
     def __init__(self, request: MessagesRequest) -> None:
         self.request = request
         self.blocks: list[_Block] = []
@@ -78,16 +78,6 @@ class MessageBuilder:
 
     def start(self) -> bytes:
         return self._event("message_start", message=self.snapshot())
-
-    def feed(self, delta: Delta) -> bytes:
-        self.usage = delta.usage or self.usage
-        self.upstream_finish = delta.finish_reason or self.upstream_finish
-        out = self._thinking(delta.reasoning) if delta.reasoning else b""
-        if delta.content:
-            out += self._content(delta.content)
-        for call in delta.tool_calls:
-            out += self._call(call.index, call.id, call.name, call.arguments)
-        return out
 
     def close(self) -> bytes:
         out = self._release_held() + self._text(self.finish.flush())
@@ -135,7 +125,7 @@ class MessageBuilder:
             return out
         return out + self._event("content_block_delta", index=block.index, delta=delta)
 
-    def _thinking(self, text: str) -> bytes:
+    def _reasoning(self, text: str) -> bytes:
         if self.request.thinking is None:
             return b""  # not asked for: the reasoning still happens and counts as output tokens
         shown = self.request.thinking == "shown"

@@ -24,7 +24,7 @@ from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
 from .._params import FieldPolicy, check_fields
-from .._upstream.answers import Completion, Delta, ask_streamed, ask_whole
+from .._upstream.answers import Completion, Delta, DeltaReader, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
 from .._upstream.leaked_calls import HeldCall, call_id, recover_calls, strip_markup
@@ -258,7 +258,7 @@ def _chat_completion(request: _ChatRequest, completion: Completion) -> dict[str,
     }
 
 
-class _ChatChunks:
+class _ChatChunks(DeltaReader):
     """Upstream deltas to `chat.completion.chunk` events, holding back only what it must.
 
     Content is held while it could be the start of a stop sequence, and, when tools were offered,
@@ -291,25 +291,16 @@ class _ChatChunks:
         yield self._chunk({"role": "assistant", "content": ""})
         try:
             async for delta in deltas:
-                out = self._feed(delta)
+                out = self.feed(delta)
                 if out:
                     yield out
         finally:
             await deltas.aclose()  # closes the upstream at once when the client leaves
         yield self._end()
 
-    def _feed(self, delta: Delta) -> bytes:
-        self.usage = delta.usage or self.usage
-        self.upstream_finish = delta.finish_reason or self.upstream_finish
-        out = b""
-        if delta.reasoning:
-            self.reasoning += delta.reasoning
-            out += self._chunk({"reasoning_content": delta.reasoning})
-        if delta.content:
-            out += self._content(delta.content)
-        for call in delta.tool_calls:
-            out += self._tool_call(call.index, call.id, call.name, call.arguments)
-        return out
+    def _reasoning(self, text: str) -> bytes:
+        self.reasoning += text
+        return self._chunk({"reasoning_content": text})
 
     def _content(self, text: str) -> bytes:
         return self._visible(self.finish.feed(self.held.hold(text, at_start=not self.visible)))
@@ -320,7 +311,7 @@ class _ChatChunks:
         self.visible += text
         return self._chunk({"content": text})
 
-    def _tool_call(self, index: int, upstream_id: str | None, name: str | None, arguments: str) -> bytes:
+    def _call(self, index: int, upstream_id: str | None, name: str | None, arguments: str) -> bytes:
         if index > 0 and not self.request.parallel_tool_calls:
             return b""
         self.visible += arguments
@@ -338,7 +329,7 @@ class _ChatChunks:
         calls, text = self.held.release(may_be_calls=not self.call_ids)
         out = self._visible(self.finish.feed(text))
         for index, call in enumerate(calls):
-            out += self._tool_call(index, call["id"], call["function"]["name"], call["function"]["arguments"])
+            out += self._call(index, call["id"], call["function"]["name"], call["function"]["arguments"])
         return out
 
     def _end(self) -> bytes:

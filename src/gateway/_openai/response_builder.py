@@ -21,7 +21,7 @@ from typing import Any
 
 from .._asgi.sse import encode_event
 from .._errors import GatewayError
-from .._upstream.answers import Delta
+from .._upstream.answers import DeltaReader
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
 from .._upstream.leaked_calls import HeldCall, call_id
@@ -84,7 +84,7 @@ class _Item:
         self.sealed: str | None = None  # the reasoning's encrypted_content, once the item is done
 
 
-class ResponseBuilder:
+class ResponseBuilder(DeltaReader):
     def __init__(self, request: ResponseRequest) -> None:
         self.request = request
         self.items: list[_Item] = []
@@ -110,16 +110,6 @@ class ResponseBuilder:
         return self._event("response.created", response=snapshot) + self._event(
             "response.in_progress", response=snapshot
         )
-
-    def feed(self, delta: Delta) -> bytes:
-        self.usage = delta.usage or self.usage
-        self.upstream_finish = delta.finish_reason or self.upstream_finish
-        out = self._reasoning(delta.reasoning) if delta.reasoning else b""
-        if delta.content:
-            out += self._content(delta.content)
-        for call in delta.tool_calls:
-            out += self._call(call.index, call.id, call.name, call.arguments)
-        return out
 
     def finish(self) -> bytes:
         """End every item (their `.done` events) and settle the status; `final_event` follows."""

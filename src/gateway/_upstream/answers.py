@@ -21,6 +21,7 @@ from .call import call_model, relay_events
 __all__ = [
     "Completion",
     "Delta",
+    "DeltaReader",
     "ToolCallDelta",
     "ask_streamed",
     "ask_whole",
@@ -55,6 +56,33 @@ class Delta:
     ) -> None:
         self.reasoning, self.content, self.finish_reason, self.usage = reasoning, content, finish_reason, usage
         self.tool_calls = tool_calls or []
+
+
+class DeltaReader:
+    """What every dialect's answer builder does with a `Delta`: keep its usage and finish reason, and
+    hand its reasoning, text and tool calls, in that order, to the dialect's own methods."""
+
+    usage: Usage
+    upstream_finish: str | None
+
+    def feed(self, delta: Delta) -> bytes:
+        self.usage = delta.usage or self.usage
+        self.upstream_finish = delta.finish_reason or self.upstream_finish
+        out = self._reasoning(delta.reasoning) if delta.reasoning else b""
+        if delta.content:
+            out += self._content(delta.content)
+        for call in delta.tool_calls:
+            out += self._call(call.index, call.id, call.name, call.arguments)
+        return out
+
+    def _reasoning(self, text: str) -> bytes:
+        raise NotImplementedError
+
+    def _content(self, text: str) -> bytes:
+        raise NotImplementedError
+
+    def _call(self, index: int, upstream_id: str | None, name: str | None, arguments: str) -> bytes:
+        raise NotImplementedError
 
 
 class Completion:
