@@ -11,6 +11,26 @@ from tests.conftest import Harness, MakeGateway
 
 MakeAnthropic = Callable[..., tuple[anthropic.AsyncAnthropic, Harness]]
 
+WEATHER: Any = {
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+# What the SDK's `messages.stream` helper yields for a thinking block then a text block, each run of
+# the same event as one, and leaving out the raw `content_block_delta`s it follows with their meaning.
+HELPER_RUNS = [
+    "message_start",
+    "content_block_start",
+    "thinking",
+    "signature",
+    "content_block_stop",
+    "content_block_start",
+    "text",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+]
+
 
 @pytest.fixture
 def make_anthropic(make_gateway: MakeGateway) -> MakeAnthropic:

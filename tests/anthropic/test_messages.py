@@ -9,7 +9,7 @@ import pytest
 
 import anthropic
 from gateway._catalog import CONTEXT_WINDOW
-from tests.anthropic.conftest import MakeAnthropic
+from tests.anthropic.conftest import WEATHER, MakeAnthropic
 from tests.client import request, run
 from tests.conftest import MakeGateway, tiers
 from tests.doubles import FixedBackend
@@ -17,11 +17,6 @@ from tests.doubles import FixedBackend
 MODEL = "gpt-oss-120b"
 SERVED = "@cf/openai/gpt-oss-120b"
 HELLO: Any = [{"role": "user", "content": "Hello there"}]
-WEATHER: Any = {
-    "name": "get_weather",
-    "description": "Weather in a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 
 
 def chat_answer(content: str, *, reasoning: str = "", finish: str = "stop", usage: dict[str, Any] | None = None) -> Any:

@@ -13,7 +13,7 @@ import pytest
 import anthropic
 from gateway._errors import WorkersAIError
 from gateway.local.emulator import Emulator, Faults
-from tests.anthropic.conftest import MakeAnthropic
+from tests.anthropic.conftest import HELPER_RUNS, MakeAnthropic
 from tests.client import Reply, request, run
 from tests.conftest import MakeGateway, tiers
 
@@ -67,18 +67,7 @@ def test_the_stream_helper_sees_anthropics_grammar_event_by_event(make_anthropic
     assert [event.type for event in seen].count("content_block_delta") == len(
         [name for name in names if name in ("thinking", "signature", "text")]
     )
-    assert collapse(names) == [
-        "message_start",
-        "content_block_start",
-        "thinking",
-        "signature",
-        "content_block_stop",
-        "content_block_start",
-        "text",
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-    ]
+    assert collapse(names) == HELPER_RUNS
     thinking = "".join(event.thinking for event in seen if event.type == "thinking")
     text = "".join(event.text for event in seen if event.type == "text")
     assert [block.type for block in final.content] == ["thinking", "text"]

@@ -8,16 +8,12 @@ from typing import Any
 import pytest
 
 import anthropic
+from tests.anthropic.conftest import HELPER_RUNS, WEATHER
 from tests.conftest import tiers
 from tests.local.conftest import MakeServer, Server
 
 MODEL = "gpt-oss-120b"
 HELLO: Any = [{"role": "user", "content": "ping"}]
-WEATHER: Any = {
-    "name": "get_weather",
-    "description": "Weather in a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 
 
 def client_of(server: Server, key: str | None = None) -> anthropic.Anthropic:
@@ -44,18 +40,7 @@ def test_the_stream_helper_event_by_event(server: Server) -> None:
         seen = [event.type for event in stream if event.type != "content_block_delta"]
         final = stream.get_final_message()
     runs = [name for i, name in enumerate(seen) if i == 0 or seen[i - 1] != name]
-    assert runs == [
-        "message_start",
-        "content_block_start",
-        "thinking",
-        "signature",
-        "content_block_stop",
-        "content_block_start",
-        "text",
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-    ]
+    assert runs == HELPER_RUNS
     assert seen.count("text") > 5  # token by token, as the emulator streams
     assert final.stop_reason == "end_turn" and "ping" in final.content[1].text  # type: ignore[union-attr]
 
