@@ -458,3 +458,29 @@ def test_the_beta_query_claude_code_adds_reaches_the_same_routes(make_gateway: M
     assert counted.status == 200 and counted.json()["input_tokens"] > 0
     answered = run(request(gw.app, "POST", "/v1/messages", body=body, headers=gw.auth, query="beta=true"))
     assert answered.status == 200 and answered.json()["type"] == "message"
+
+
+def test_claude_codes_session_keeps_its_calls_on_one_prefix_cache(make_gateway: MakeGateway) -> None:
+    gw = make_gateway()
+    system = "You are Claude Code, with a long system prompt. " * 20
+    body = {"model": MODEL, "max_tokens": 99, "system": system, "messages": HELLO}
+
+    def post(headers: dict[str, str], **extra: Any) -> Any:
+        reply = run(request(gw.app, "POST", "/v1/messages", body={**body, **extra}, headers={**gw.auth, **headers}))
+        assert reply.status == 200, reply.body
+        return reply.json()
+
+    session = {"x-claude-code-session-id": "cf87952c-0000"}
+    cold = post(session)
+    sent_as = gw.backend.calls[-1][2]["extraHeaders"]["x-session-affinity"]
+    assert sent_as.startswith("ses_") and "cf87952c" not in sent_as  # a hash, not the client's text
+    warm = post(session, messages=[{"role": "user", "content": "And again"}])
+    assert gw.backend.calls[-1][2]["extraHeaders"]["x-session-affinity"] == sent_as
+    assert "cache_read_input_tokens" not in cold["usage"]
+    assert warm["usage"]["cache_read_input_tokens"] > 0 and warm["usage"]["cache_creation_input_tokens"] == 0
+    post({}, metadata={"user_id": "user-7"})  # the Anthropic SDK's own way to name a user
+    assert gw.backend.calls[-1][2]["extraHeaders"]["x-session-affinity"] not in (sent_as, None)
+    post({"x-session-affinity": "mine", **session})  # the client's own header comes first
+    assert gw.backend.calls[-1][2]["extraHeaders"]["x-session-affinity"] != sent_as
+    post({})
+    assert gw.backend.calls[-1][2] == {}  # no session named: no affinity

@@ -18,12 +18,13 @@ import os
 from typing import Any
 
 from .._asgi.context import context_of
-from .._asgi.http import Scope
+from .._asgi.http import Scope, header
 from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str
 from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 from .._limits.budget import output_room
 from .._params import FieldPolicy, check_fields
+from .._upstream.affinity import affinity_options
 from .conversation import Conversation, referenced_tools, workers_messages, workers_tools
 from .models import resolve_messages_model
 
@@ -143,6 +144,7 @@ class MessagesRequest:
         "max_tokens",
         "model",
         "model_name",
+        "options",
         "parallel_tool_calls",
         "recover_tools",
         "stops",
@@ -157,6 +159,7 @@ class MessagesRequest:
         model: str,
         model_name: str,
         inputs: dict[str, Any],
+        options: dict[str, Any],
         input_estimate: int,
         max_tokens: int,
         stream: bool,
@@ -167,6 +170,7 @@ class MessagesRequest:
         thinking: str | None,
     ) -> None:
         self.model, self.model_name, self.inputs, self.input_estimate = model, model_name, inputs, input_estimate
+        self.options = options
         self.max_tokens, self.stream, self.stops, self.tools = max_tokens, stream, stops, tools
         self.recover_tools, self.parallel_tool_calls, self.thinking = recover_tools, parallel_tool_calls, thinking
         self.id = "msg_" + os.urandom(12).hex()
@@ -241,11 +245,19 @@ def _sampling(body: dict[str, Any], out: Conversation) -> dict[str, Any]:
     return inputs
 
 
-def _note_user(scope: Scope, body: dict[str, Any]) -> None:
+def _user_of(scope: Scope, body: dict[str, Any]) -> str | None:
     """`metadata.user_id` tags a request for its owner: it goes on the log line, never upstream."""
     user = (body.get("metadata") or {}).get("user_id")
-    if isinstance(user, str) and user:
-        context_of(scope).extra["user"] = user
+    if not isinstance(user, str) or not user:
+        return None
+    context_of(scope).extra["user"] = user
+    return user
+
+
+def _session(scope: Scope, user: str | None) -> str | None:
+    """The conversation a request continues, for prefix-cache affinity: Claude Code's session id
+    (its header; its `metadata.user_id` holds it too), else the user the request names."""
+    return header(scope, b"x-claude-code-session-id") or user
 
 
 def parse_messages_request(scope: Scope, body: dict[str, Any]) -> MessagesRequest:
@@ -259,13 +271,14 @@ def parse_messages_request(scope: Scope, body: dict[str, Any]) -> MessagesReques
     inputs.update(_sampling(body, out))
     max_tokens = _output_cap(scope, int(body["max_tokens"]), inputs, estimate)
     inputs["max_tokens"] = max_tokens
-    _note_user(scope, body)
+    options = affinity_options(scope, None, _session(scope, _user_of(scope, body)))
     context_of(scope).note_ignored(out.ignored)
     choice = body.get("tool_choice") or {}
     return MessagesRequest(
         model=model,
         model_name=model_name,
         inputs=inputs,
+        options=options,
         input_estimate=estimate,
         max_tokens=max_tokens,
         stream=bool(body.get("stream")),

@@ -24,6 +24,7 @@ from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
 from .._params import FieldPolicy, check_fields
+from .._upstream.affinity import affinity_options
 from .._upstream.answers import Completion, Delta, DeltaReader, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
@@ -35,7 +36,6 @@ from .request import (
     SAMPLING,
     STOP,
     TOOL_CHOICE,
-    affinity_options,
     check_tool_choice,
     fit_default_cap,
     max_tokens_of,

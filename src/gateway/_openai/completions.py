@@ -14,6 +14,7 @@ from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
 from .._params import FieldPolicy, check_fields
+from .._upstream.affinity import affinity_options
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState
@@ -22,7 +23,6 @@ from .models import resolve_model
 from .request import (
     SAMPLING,
     STOP,
-    affinity_options,
     fit_default_cap,
     max_tokens_of,
     read_request,

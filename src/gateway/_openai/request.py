@@ -6,13 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._asgi.context import RequestContext, context_of
-from .._asgi.http import Receive, Scope, header, read_json_object
+from .._asgi.http import Receive, Scope, read_json_object
 from .._asgi.schema import AnyOf, Array, Bool, Integer, Null, Number, Obj, Spec, Str, check
 from .._catalog import CONTEXT_WINDOW, OPENAI_DEFAULT_MAX_TOKENS
 from .._config import settings_of
-from .._digest import sha256
 from .._errors import InvalidRequest
-from .._limits.guards import key_of
 from .._upstream.backend import Usage
 from .._upstream.context_window import check_context_window, room_for_output
 
@@ -22,7 +20,6 @@ __all__ = [
     "STOP",
     "TOOL_CHOICE",
     "Sampling",
-    "affinity_options",
     "check_tool_choice",
     "fit_default_cap",
     "max_tokens_of",
@@ -185,24 +182,3 @@ def token_usage(usage: Usage) -> dict[str, Any]:
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
     }
-
-
-_AFFINITY_HEADER = "x-session-affinity"
-
-
-def affinity_options(scope: Scope, prompt_cache_key: Any, chain: str | None = None) -> dict[str, Any]:
-    """The options that route this call to the Workers AI instance holding its prefix cache.
-
-    Workers AI sends requests with the same `x-session-affinity` header to the same instance (the
-    binding takes it as `extraHeaders`). The session is, first found: the request's
-    `prompt_cache_key`, the client's own `x-session-affinity` header, or the first response of a
-    `previous_response_id` chain. What is sent is a hash of the session with the key's id: the
-    client's text never leaves the gateway, and two keys never share a session by choosing one name.
-    """
-    session = prompt_cache_key if isinstance(prompt_cache_key, str) and prompt_cache_key else None
-    session = session or header(scope, _AFFINITY_HEADER.encode()) or chain
-    if not session:
-        return {}
-    key = key_of(scope)
-    digest = sha256(f"{key.key_id if key else ''}\n{session}".encode("utf-8", "surrogatepass")).hexdigest()
-    return {"extraHeaders": {_AFFINITY_HEADER: "ses_" + digest[:32]}}

@@ -24,12 +24,12 @@ from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 from .._params import FieldPolicy, check_fields
 from .._stored.store import store_of
+from .._upstream.affinity import affinity_options
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
 from .models import resolve_model
 from .request import (
     SAMPLING,
-    affinity_options,
     fit_default_cap,
     max_tokens_of,
     read_request,
