@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -95,3 +96,11 @@ def make_gateway() -> Iterator[MakeGateway]:
     yield make
     found = [violation for upstream in checked for violation in upstream.violations]
     assert not found, f"the gateway sent bodies the model's input schema refuses: {found}"
+
+
+def readme_policy_row(heading: str) -> list[str]:
+    """The cells of the first table row under a README heading: honoured, ignored, refused, approximated."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split(f"### {heading}\n", 1)[1]
+    row = next(line for line in section.splitlines() if line.startswith("| `model`"))
+    return [cell.strip() for cell in row.strip("|").split(" | ")]

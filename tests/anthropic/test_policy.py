@@ -10,7 +10,7 @@ import pytest
 
 from gateway._anthropic.request import COUNT_POLICY, POLICY
 from tests.client import Reply, request, run
-from tests.conftest import MakeGateway
+from tests.conftest import MakeGateway, readme_policy_row
 
 MODEL = "gpt-oss-120b"
 BODY: dict[str, Any] = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
@@ -155,3 +155,13 @@ def test_claude_codes_task_budget_is_named_and_the_effort_beside_it_honoured(mak
     assert reply.status == 200, reply.body
     assert reply.headers["x-gateway-ignored"] == "output_config.task_budget"
     assert gw.backend.calls[-1][1]["reasoning_effort"] == "low"
+
+
+def test_the_readme_table_puts_every_field_in_its_class() -> None:
+    honoured, ignored, refused, _ = readme_policy_row("Messages fields")
+    for name in POLICY.honoured:
+        assert any(f"`{name}{end}" in honoured for end in ("`", " ", ".")), f"{name} is honoured but not in the table"
+    for name in POLICY.ignored:
+        assert f"`{name}`" in ignored, f"{name} is ignored but not in the table's column"
+    for name in POLICY.refused:
+        assert f"`{name}" in refused, f"{name} is refused but not in the table's column"

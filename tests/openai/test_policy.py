@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from gateway._openai import chat, completions, responses
 from gateway._params import FieldPolicy
 from tests.client import Reply, request, run
-from tests.conftest import MakeGateway
+from tests.conftest import MakeGateway, readme_policy_row
 
 MODEL = "gpt-oss-120b"
 BODIES: dict[str, dict[str, Any]] = {
@@ -218,19 +217,11 @@ def test_a_codex_style_request_is_served(make_gateway: MakeGateway) -> None:
     assert sent[2]["extraHeaders"]["x-session-affinity"].startswith("ses_")
 
 
-def _readme_columns(heading: str) -> list[str]:
-    """The cells of the first table row under a README heading: honoured, ignored, refused, approximated."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split(f"### {heading}\n", 1)[1]
-    row = next(line for line in section.splitlines() if line.startswith("| `model`"))
-    return [cell.strip() for cell in row.strip("|").split(" | ")]
-
-
 @pytest.mark.parametrize(
     ("heading", "policy"), [("Chat Completions fields", chat.POLICY), ("Responses fields and events", responses.POLICY)]
 )
 def test_the_readme_table_puts_every_field_in_its_class(heading: str, policy: FieldPolicy) -> None:
-    honoured, ignored, refused, _ = _readme_columns(heading)
+    honoured, ignored, refused, _ = readme_policy_row(heading)
     for name in policy.honoured:
         named = any(f"`{name}{end}" in honoured for end in ("`", " ", "."))  # `n` = 1, `text.format`
         assert named, f"{name} is honoured but not in the table's column"
