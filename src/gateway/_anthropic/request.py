@@ -3,7 +3,7 @@
 Reasoning effort (gpt-oss always reasons; Workers AI takes low, medium or high):
 - `output_config.effort` when given: low, medium, high; `max` and `xhigh` are high;
 - else `thinking`: `enabled` by its `budget_tokens` (up to 4,096 low, up to 16,384 medium, more
-  high: Claude Code's "think", "think hard" and "ultrathink" are 4,000, 10,000 and 31,999);
+  high);
   `disabled` the lowest (low), since reasoning cannot be turned off; `adaptive`, or no `thinking`,
   Workers AI's default (medium).
 Thinking blocks are returned when `thinking` is `enabled` or `adaptive`, as Anthropic's API does;
