@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ._anthropic import request as anthropic_request
 from ._anthropic.route import count_tokens, messages
 from ._asgi.http import ASGIApp, Receive, Scope, Send, encode_json, send_json
 from ._asgi.routing import Operation, Route, Router, without_account_prefix
@@ -73,6 +74,7 @@ async def openapi_json(scope: Scope, receive: Receive, send: Send) -> None:
 
 _OPENAI = "gateway._openai.documented:"
 _NATIVE = "gateway._native.documented:"
+_ANTHROPIC = "gateway._anthropic.documented:"
 _GATEWAY = "gateway._reference:"
 _OPENAI_ERROR = _OPENAI + "openai_error"
 
@@ -80,6 +82,13 @@ _OPENAI_ERROR = _OPENAI + "openai_error"
 def _openai(summary: str, schemas: str, policy: Any = None, *, streams: bool = False) -> Operation:
     return Operation(
         summary, tag="OpenAI", schemas=_OPENAI + schemas, errors=_OPENAI_ERROR, request=policy, streams=streams
+    )
+
+
+def _anthropic(summary: str, schemas: str, policy: Any, *, streams: bool = False) -> Operation:
+    errors = _ANTHROPIC + "anthropic_error"
+    return Operation(
+        summary, tag="Anthropic", schemas=_ANTHROPIC + schemas, errors=errors, request=policy, streams=streams
     )
 
 
@@ -122,8 +131,18 @@ ROUTES = [
     ),
     Route("GET", "/v1/models", list_models, _openai("List the served models", "models")),
     Route("GET", "/v1/models/{model:path}", retrieve_model, _openai("Describe a served model", "model")),
-    Route("POST", "/v1/messages", messages),
-    Route("POST", "/v1/messages/count_tokens", count_tokens),
+    Route(
+        "POST",
+        "/v1/messages",
+        messages,
+        _anthropic("Create a message (Anthropic's Messages API)", "messages", anthropic_request.POLICY, streams=True),
+    ),
+    Route(
+        "POST",
+        "/v1/messages/count_tokens",
+        count_tokens,
+        _anthropic("Estimate a message's input tokens", "count_tokens", anthropic_request.COUNT_POLICY),
+    ),
 ]
 
 PUBLIC_PATHS = frozenset(route.path for route in ROUTES if route.operation is not None and route.operation.public)

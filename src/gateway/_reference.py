@@ -22,9 +22,9 @@ __all__ = ["forms_schema", "healthz", "openapi", "policy_schema", "reference_doc
 
 _DESCRIPTION = """\
 A Cloudflare Worker in front of Workers AI's gpt-oss: Workers AI's native `/ai/run` API, OpenAI's
-Responses, Chat Completions, Completions and Models APIs, with API keys, rate limits and exact token
-budgets. Cloudflare's REST prefix `/client/v4/accounts/{account_id}` is also accepted in front of
-`/ai/...` paths.
+Responses, Chat Completions, Completions and Models APIs, and Anthropic's Messages API, with API
+keys, rate limits and exact token budgets. Cloudflare's REST prefix
+`/client/v4/accounts/{account_id}` is also accepted in front of `/ai/...` paths.
 
 Request fields are honoured, accepted and ignored (named in the `x-gateway-ignored` response
 header), or refused with a 400 naming the field; see each field's description. `null` means "not
