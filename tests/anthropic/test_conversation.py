@@ -187,13 +187,13 @@ def test_tools_custom_deferred_and_server() -> None:
         {"type": "web_search_20250305", "name": "web_search"},
     ]
     offered, server = workers_tools(tools, {"WebFetch"}, out)
+    # As the model's input schema wants them: a description (empty when none was given), and
+    # parameters with `type` and `properties`.
+    empty = {"type": "object", "properties": {}}
     assert offered == [
-        {
-            "type": "function",
-            "function": {"name": "Read", "parameters": {"type": "object"}, "description": "Read a file"},
-        },
-        {"type": "function", "function": {"name": "Grep", "parameters": {"type": "object"}}},
-        {"type": "function", "function": {"name": "WebFetch", "parameters": {"type": "object"}}},
+        {"type": "function", "function": {"name": "Read", "description": "Read a file", "parameters": empty}},
+        {"type": "function", "function": {"name": "Grep", "description": "", "parameters": empty}},
+        {"type": "function", "function": {"name": "WebFetch", "description": "", "parameters": empty}},
     ]
     assert server == {"web_search"} and out.ignored == ["cache_control", "tools[web_search]"]
 

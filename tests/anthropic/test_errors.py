@@ -75,7 +75,7 @@ class NotAnAnswer:
             "overloaded_error",
         ),
         (Emulator(token_delay_ms=0, faults=Faults(error=9999)), {}, anthropic.InternalServerError, 502, "api_error"),
-        (NotAnAnswer(), {}, anthropic.InternalServerError, 500, "api_error"),
+        (NotAnAnswer(), {}, anthropic.InternalServerError, 502, "api_error"),  # the upstream is at fault
     ],
 )
 def test_upstream_errors_raise_the_sdk_class(

@@ -200,6 +200,7 @@ def test_the_tool_the_user_names_last_is_called_with_the_quoted_text() -> None:
         "type": "function",
         "function": {
             "name": "Read",
+            "description": "Read a file",
             "parameters": {
                 "type": "object",
                 "properties": {"file_path": {"type": "string"}},
@@ -211,6 +212,7 @@ def test_the_tool_the_user_names_last_is_called_with_the_quoted_text() -> None:
         "type": "function",
         "function": {
             "name": "Bash",
+            "description": "Run a command",
             "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
         },
     }

@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 from .._errors import InvalidRequest
+from .._upstream.tools import upstream_tool
 
 __all__ = ["Conversation", "referenced_tools", "workers_messages", "workers_tools"]
 
@@ -206,10 +207,8 @@ def _custom_tool(tool: dict[str, Any], where: str, out: Conversation) -> dict[st
             out.note(f"tools.{field}")
     if tool.get("cache_control") is not None:
         out.note("cache_control")
-    function: dict[str, Any] = {"name": name, "parameters": schema}
-    if isinstance(tool.get("description"), str):
-        function["description"] = tool["description"]
-    return {"type": "function", "function": function}
+    description = tool.get("description") if isinstance(tool.get("description"), str) else ""
+    return upstream_tool({"name": name, "description": description, "parameters": schema})
 
 
 def workers_tools(tools: list[Any], loaded: set[str], out: Conversation) -> tuple[list[dict[str, Any]], set[str]]:

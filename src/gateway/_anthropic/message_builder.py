@@ -132,9 +132,8 @@ class MessageBuilder(DeltaReader):
         return self._append("thinking", text, {"type": "thinking_delta", "thinking": text} if shown else None)
 
     def _content(self, text: str) -> bytes:
-        if self.held.hold(text, at_start=not self.texted and not self.calls):
-            return b""
-        return self._text(self.finish.feed(text))
+        shown = self.held.hold(text, at_start=not self.texted and not self.calls)
+        return self._text(self.finish.feed(shown)) if shown else b""
 
     def _text(self, text: str) -> bytes:
         if not text:

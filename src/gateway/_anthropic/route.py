@@ -62,7 +62,7 @@ async def count_tokens(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _events(
-    builder: MessageBuilder, call: asyncio.Future[AsyncIterator[Delta]], interval: float
+    builder: MessageBuilder, call: asyncio.Future[AsyncGenerator[Delta, None]], interval: float
 ) -> AsyncIterator[bytes]:
     yield builder.start()
     while not call.done():
@@ -110,7 +110,7 @@ async def _next(iterator: AsyncIterator[Delta]) -> Any:
         return _ENDED
 
 
-async def _abandon(call: asyncio.Future[AsyncIterator[Delta]]) -> None:
+async def _abandon(call: asyncio.Future[AsyncGenerator[Delta, None]]) -> None:
     """Stop a model call nobody will read: cancel it, or close the stream it already opened."""
     if not call.done():
         call.cancel()

@@ -29,6 +29,7 @@ from .._upstream.answers import Completion, Delta, DeltaReader, ask_streamed, as
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
 from .._upstream.leaked_calls import HeldCall, call_id, recover_calls, strip_markup
+from .._upstream.tools import upstream_tool
 from .messages import chat_messages
 from .models import resolve_model
 from .request import (
@@ -44,7 +45,6 @@ from .request import (
     stop_sequences,
     token_usage,
     tool_names,
-    upstream_tool,
     workers_ai_json_mode,
 )
 

@@ -29,7 +29,6 @@ __all__ = [
     "stop_sequences",
     "token_usage",
     "tool_names",
-    "upstream_tool",
     "workers_ai_json_mode",
 ]
 
@@ -120,17 +119,6 @@ def note_user(context: RequestContext, body: Mapping[str, Any]) -> None:
     """OpenAI's `user` tags a request for its owner: it goes on the log line, never upstream."""
     if isinstance(body.get("user"), str) and body["user"]:
         context.extra["user"] = body["user"]
-
-
-def upstream_tool(function: Mapping[str, Any]) -> dict[str, Any]:
-    """A function tool as the model's input schema wants it: `description` and `parameters` (an
-    object schema with `type` and `properties`) are required there, so a tool that leaves them out
-    gets the empty ones that mean the same (no description; no arguments)."""
-    parameters = dict(function.get("parameters") or {})
-    parameters.setdefault("type", "object")
-    parameters.setdefault("properties", {})
-    spec = {"name": function["name"], "description": function.get("description") or "", "parameters": parameters}
-    return {"type": "function", "function": spec}
 
 
 def workers_ai_json_mode(kind: str, schema: Any) -> dict[str, Any] | None:

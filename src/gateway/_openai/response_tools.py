@@ -19,7 +19,8 @@ from typing import Any
 
 from .._asgi.schema import AnyOf, Array, Bool, Null, Obj, Str
 from .._errors import InvalidRequest
-from .request import check_tool_choice, upstream_tool
+from .._upstream.tools import upstream_tool
+from .request import check_tool_choice
 
 __all__ = ["ToolSet", "flat_name", "tool_set"]
 
