@@ -7,6 +7,7 @@ not guessed at: it is recorded as a problem, and guarded routes answer 503 namin
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ._asgi.http import Scope
@@ -20,12 +21,18 @@ __all__ = ["SETTINGS_KEY", "Settings", "read_settings", "settings_of"]
 # Where the app puts the settings in the ASGI scope; `settings_of` reads them.
 SETTINGS_KEY = "gateway.settings"
 
+# An AI Gateway's id as its dashboard makes it; it goes into a URL path, so nothing else is taken.
+_GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
 
 class Settings(FrozenRecord):
     __slots__ = (
+        "account_requests_per_minute",
+        "ai_gateway_id",
         "anthropic_models",
         "capacity_retries",
         "cors_origins",
+        "fallback_model",
         "keys",
         "limits_fail_open",
         "log_prompts",
@@ -61,6 +68,9 @@ class Settings(FrozenRecord):
     # Other names the Messages route takes for a served model, longest pattern first: (name, model);
     # a name ending in `*` is a prefix (`claude-*`). See `_anthropic_models`.
     anthropic_models: tuple[tuple[str, str], ...]
+    ai_gateway_id: str | None  # every binding call goes through this AI Gateway
+    fallback_model: str | None  # serves a request the model is out of capacity for (it is in `models`)
+    account_requests_per_minute: int | None  # one ceiling across all keys (binding ACCOUNT_RATE_LIMIT)
     problems: tuple[str, ...]
 
     def __init__(
@@ -83,6 +93,9 @@ class Settings(FrozenRecord):
         responses_max_bytes: int,
         reasoning_sealer: Sealer | None,
         anthropic_models: tuple[tuple[str, str], ...],
+        ai_gateway_id: str | None,
+        fallback_model: str | None,
+        account_requests_per_minute: int | None,
         problems: tuple[str, ...],
     ) -> None:
         # No defaults here: `read_settings` is where each variable's default is written, once.
@@ -104,6 +117,9 @@ class Settings(FrozenRecord):
             responses_max_bytes=responses_max_bytes,
             reasoning_sealer=reasoning_sealer,
             anthropic_models=anthropic_models,
+            ai_gateway_id=ai_gateway_id,
+            fallback_model=fallback_model,
+            account_requests_per_minute=account_requests_per_minute,
             problems=problems,
         )
 
@@ -222,6 +238,33 @@ def _anthropic_models(env: Any, models: tuple[str, ...], problems: list[str]) ->
     return tuple(sorted(pairs, key=lambda pair: (pair[0].endswith("*"), -len(pair[0]))))
 
 
+def _gateway_id(env: Any, problems: list[str]) -> str | None:
+    raw = (_raw(env, "AI_GATEWAY_ID") or "").strip()
+    if raw and not _GATEWAY_ID.match(raw):
+        problems.append(f"AI_GATEWAY_ID must be an AI Gateway's id (letters, digits, - and _), got {raw!r}")
+        return None
+    return raw or None
+
+
+def _fallback(env: Any, models: tuple[str, ...], problems: list[str]) -> str | None:
+    raw = (_raw(env, "FALLBACK_MODEL") or "").strip()
+    if raw and raw not in models:
+        # A fallback the allow-list does not serve would answer for a model no client may ask for.
+        problems.append(f"FALLBACK_MODEL must be one of the served MODELS ({', '.join(models)}), got {raw!r}")
+        return None
+    return raw or None
+
+
+def _ceiling(env: Any, problems: list[str]) -> int | None:
+    raw = (_raw(env, "ACCOUNT_REQUESTS_PER_MINUTE") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+        problems.append(f"ACCOUNT_REQUESTS_PER_MINUTE must be a whole number from 1 to 1000000, got {raw!r}")
+        return None
+    return int(raw)
+
+
 def _check_key_tiers(keys: tuple[ApiKey, ...], tiers: dict[str, Tier], problems: list[str]) -> None:
     # A key whose tier is not defined would have no limits by accident: refuse to serve instead.
     missing = sorted({key.tier for key in keys if key.tier not in tiers}) if tiers else []
@@ -254,6 +297,9 @@ def read_settings(env: Any) -> Settings:
         responses_max_bytes=int(_number(env, "RESPONSES_MAX_BYTES", 1_048_576, 16_384, 16_777_216, problems)),
         reasoning_sealer=_sealer(env, problems),
         anthropic_models=_anthropic_models(env, models, problems),
+        ai_gateway_id=_gateway_id(env, problems),
+        fallback_model=_fallback(env, models, problems),
+        account_requests_per_minute=_ceiling(env, problems),
         problems=tuple(problems),
     )
 

@@ -43,7 +43,8 @@ _TIER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ANY = "*"
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _KEY_FIELDS = frozenset({"name", "sha256", "tier", "models", "expires_at", "disabled"})
-_TIER_FIELDS = ("requests", "period", "tokens_per_minute", "tokens_per_day", "max_streams")
+_COUNT_FIELDS = ("requests", "period", "tokens_per_minute", "tokens_per_day", "max_streams")
+_TIER_FIELDS = (*_COUNT_FIELDS, "usd_per_day", "usd_per_month", "ai_gateway_cache_headers")
 
 
 class ApiKey(FrozenRecord):
@@ -73,13 +74,26 @@ class ApiKey(FrozenRecord):
 
 
 class Tier(FrozenRecord):
-    __slots__ = ("max_streams", "name", "period", "requests", "tokens_per_day", "tokens_per_minute")
+    __slots__ = (
+        "ai_gateway_cache_headers",
+        "max_streams",
+        "name",
+        "period",
+        "requests",
+        "tokens_per_day",
+        "tokens_per_minute",
+        "usd_per_day",
+        "usd_per_month",
+    )
     name: str
     requests: int | None  # per `period` seconds, enforced by binding RATE_LIMIT_<NAME>
     period: int
     tokens_per_minute: int | None
     tokens_per_day: int | None
     max_streams: int | None
+    usd_per_day: float | None  # list-price spend per UTC day, reserved and settled like tokens
+    usd_per_month: float | None  # per UTC calendar month
+    ai_gateway_cache_headers: bool  # cf-aig-cache-* request headers reach AI Gateway (else dropped, named)
 
     def __init__(
         self,
@@ -89,6 +103,9 @@ class Tier(FrozenRecord):
         tokens_per_minute: int | None = None,
         tokens_per_day: int | None = None,
         max_streams: int | None = None,
+        usd_per_day: float | None = None,
+        usd_per_month: float | None = None,
+        ai_gateway_cache_headers: bool = False,
     ) -> None:
         self._init(
             name=name,
@@ -97,11 +114,16 @@ class Tier(FrozenRecord):
             tokens_per_minute=tokens_per_minute,
             tokens_per_day=tokens_per_day,
             max_streams=max_streams,
+            usd_per_day=usd_per_day,
+            usd_per_month=usd_per_month,
+            ai_gateway_cache_headers=ai_gateway_cache_headers,
         )
 
     @property
-    def has_token_budget(self) -> bool:
-        return self.tokens_per_minute is not None or self.tokens_per_day is not None or self.max_streams is not None
+    def has_budget(self) -> bool:
+        """Whether the budget object keeps this tier's keys: for a limit, or for USD."""
+        limits = (self.tokens_per_minute, self.tokens_per_day, self.max_streams, self.usd_per_day, self.usd_per_month)
+        return any(limit is not None for limit in limits)
 
 
 def binding_name(tier: str) -> str:
@@ -188,7 +210,8 @@ def format_time(epoch_s: float) -> str:
 
 
 def parse_tiers(raw: str) -> dict[str, Tier]:
-    """Parse `TIERS`: `{"<tier>": {"requests", "period", "tokens_per_minute", "tokens_per_day", "max_streams"}}`."""
+    """Parse `TIERS`: `{"<tier>": {"requests", "period", "tokens_per_minute", "tokens_per_day", "max_streams",
+    "usd_per_day", "usd_per_month", "ai_gateway_cache_headers"}}`."""
     try:
         entries = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -206,11 +229,20 @@ def _parse_tier(name: str, fields: Any) -> Tier:
     unknown = sorted(set(fields) - set(_TIER_FIELDS))
     if unknown:
         raise ValueError(f"{where} has unknown field(s) {', '.join(unknown)}; allowed: {', '.join(_TIER_FIELDS)}")
-    values = {field: _positive(fields.get(field), f"{where}.{field}") for field in _TIER_FIELDS}
+    values = {field: _positive(fields.get(field), f"{where}.{field}") for field in _COUNT_FIELDS}
     period = values.pop("period") or 60
     if period not in RATE_LIMIT_PERIODS:
         raise ValueError(f"{where}.period must be 10 or 60 (the Rate Limiting binding's periods), got {period}")
-    return Tier(name=name, period=period, **values)
+    return Tier(
+        name=name,
+        period=period,
+        **values,
+        usd_per_day=_dollars(fields.get("usd_per_day"), f"{where}.usd_per_day"),
+        usd_per_month=_dollars(fields.get("usd_per_month"), f"{where}.usd_per_month"),
+        ai_gateway_cache_headers=_bool(
+            fields.get("ai_gateway_cache_headers", False), f"{where}.ai_gateway_cache_headers"
+        ),
+    )
 
 
 def _positive(value: Any, where: str) -> int | None:
@@ -219,6 +251,14 @@ def _positive(value: Any, where: str) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{where} must be a whole number of at least 1, got {value!r}")
     return value
+
+
+def _dollars(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1e9:
+        raise ValueError(f"{where} must be an amount in US dollars greater than 0, such as 5 or 0.5, got {value!r}")
+    return float(value)
 
 
 def parse_origins(raw: str) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
-"""The gateway's Durable Objects, one of each per API key: `TokenBudget` (its token budget and open
-streams) and `StoredResponses` (its stored Responses API responses).
+"""The gateway's Durable Objects, one of each per API key: `TokenBudget` (its token and dollar
+budgets, its open streams, and its totals for the day and the month) and `StoredResponses` (its
+stored Responses API responses).
 
 Worker only (they subclass the SDK's `DurableObject`); src/entry.py exports them, and wrangler.toml
 declares them as bindings `TOKEN_BUDGETS` and `STORED_RESPONSES`, with SQLite storage (`[[migrations]]
@@ -32,17 +33,42 @@ class TokenBudget(DurableObject):  # type: ignore[no-untyped-call]
         super().__init__(ctx, env)
         self.ledger = TokenLedger(ctx.storage.sql)
 
-    # Neither method awaits, so each runs whole before the object takes its next call: two
-    # requests racing for the last tokens are decided one after the other, never together.
+    # No method awaits, so each runs whole before the object takes its next call: two requests
+    # racing for the last tokens (or cents) are decided one after the other, never together.
+    # Dollars cross RPC as whole nano-dollars; the trailing arguments default for older callers.
     async def reserve(
-        self, lease_id: str, tokens: int, stream: bool, per_minute: int, per_day: int, max_streams: int
+        self,
+        lease_id: str,
+        tokens: int,
+        stream: bool,
+        per_minute: int,
+        per_day: int,
+        max_streams: int,
+        usd: int = 0,
+        usd_per_day: int = 0,
+        usd_per_month: int = 0,
     ) -> dict[str, Any]:
         return self.ledger.reserve(
-            str(lease_id), int(tokens), bool(stream), int(per_minute), int(per_day), int(max_streams), _now_ms()
+            str(lease_id),
+            int(tokens),
+            bool(stream),
+            int(per_minute),
+            int(per_day),
+            int(max_streams),
+            _now_ms(),
+            usd=int(usd),
+            usd_per_day=int(usd_per_day),
+            usd_per_month=int(usd_per_month),
         )
 
-    async def settle(self, lease_id: str, tokens: int) -> dict[str, Any]:
-        return self.ledger.settle(str(lease_id), int(tokens))
+    async def settle(self, lease_id: str, tokens: int, usd: int = 0) -> dict[str, Any]:
+        return self.ledger.settle(str(lease_id), int(tokens), int(usd))
+
+    async def report(
+        self, per_minute: int, per_day: int, max_streams: int, usd_per_day: int, usd_per_month: int
+    ) -> dict[str, Any]:
+        limits = (int(per_minute), int(per_day), int(max_streams), int(usd_per_day), int(usd_per_month))
+        return self.ledger.report(_now_ms(), *limits)
 
 
 class StoredResponses(DurableObject):  # type: ignore[no-untyped-call]

@@ -215,11 +215,16 @@ def test_open_streams_are_capped_per_key(make_gateway: MakeGateway) -> None:
 
 
 class BrokenBudgets:
-    async def reserve(self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier) -> BudgetVerdict:
+    async def reserve(
+        self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier, usd: int
+    ) -> BudgetVerdict:
         raise RuntimeError("Durable Object reset")
 
-    async def settle(self, key_id: str, lease_id: str, tokens: int) -> None:
+    async def settle(self, key_id: str, lease_id: str, tokens: int, usd: int) -> None:
         raise AssertionError("nothing was reserved")
+
+    async def report(self, key_id: str, tier: Tier) -> dict[str, Any]:
+        raise RuntimeError("Durable Object reset")
 
 
 @pytest.mark.parametrize(("fail_open", "status"), [("false", 503), ("true", 200)])
@@ -240,13 +245,27 @@ class BudgetStub:
     def __init__(self, ledger: TokenLedger, clock: FakeClock) -> None:
         self.ledger, self.clock = ledger, clock
 
-    async def reserve(
-        self, lease_id: str, tokens: int, stream: bool, per_minute: int, per_day: int, streams: int
-    ) -> Any:
-        return self.ledger.reserve(lease_id, tokens, stream, per_minute, per_day, streams, int(self.clock.now * 1000))
+    async def reserve(self, lease_id: str, tokens: int, stream: bool, *limits: int) -> Any:
+        per_minute, per_day, streams, usd, usd_per_day, usd_per_month = limits
+        now_ms = int(self.clock.now * 1000)
+        return self.ledger.reserve(
+            lease_id,
+            tokens,
+            stream,
+            per_minute,
+            per_day,
+            streams,
+            now_ms,
+            usd=usd,
+            usd_per_day=usd_per_day,
+            usd_per_month=usd_per_month,
+        )
 
-    async def settle(self, lease_id: str, tokens: int) -> Any:
-        return self.ledger.settle(lease_id, tokens)
+    async def settle(self, lease_id: str, tokens: int, usd: int) -> Any:
+        return self.ledger.settle(lease_id, tokens, usd)
+
+    async def report(self, *limits: int) -> Any:
+        return self.ledger.report(int(self.clock.now * 1000), *limits)
 
 
 class BudgetNamespace:

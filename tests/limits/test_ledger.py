@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway._limits.ledger import DAY_MS, LEASE_TTL_MS, MINUTE_MS, TokenLedger, rows_of
+from gateway._limits.ledger import DAY_MS, LEASE_TTL_MS, MINUTE_MS, TokenLedger, month_start_ms, rows_of
 from gateway.local.sql import SqliteStorageSql
 
 T0 = 1_800_000_000_000  # ms, the start of a minute
@@ -49,6 +49,8 @@ def test_the_minute_refuses_exactly_past_its_limit_and_says_when_it_resets(ledge
         "retry_after_ms": 39_750,
         "minute": {"limit": 1000, "remaining": 0, "reset_ms": 39_750},
         "day": {"limit": 5000, "remaining": 4000, "reset_ms": DAY_MS - (T0 % DAY_MS) - 20_250},
+        "usd_day": None,  # no dollar budget in these limits
+        "usd_month": None,
     }
     assert ledger.snapshot(T0 + 20_250)["open_leases"] == 2  # the refusal charged nothing
     assert reserve(ledger, "c", 1, T0 + MINUTE_MS)["admitted"]  # the new minute has room
@@ -180,3 +182,91 @@ def test_the_durable_object_class_serves_the_ledger_over_its_rpc_methods(monkeyp
     assert asyncio.run(budget.settle("lease-1", 10)) == {"settled": True}
     assert asyncio.run(budget.reserve("lease-2", 60, False, 100, 0, 0))["admitted"] is True
     monkeypatch.delitem(sys.modules, "gateway.durable")
+
+
+# --- dollars (nano-dollars in the ledger) and what a key can see of itself -------------
+
+MONTH_START = 1_798_761_600_000  # 2027-01-01T00:00:00Z, the month T0 is in
+NEXT_MONTH = 1_801_440_000_000  # 2027-02-01T00:00:00Z
+USD = 1_000_000_000  # one dollar in nano-dollars
+
+
+@pytest.mark.parametrize(
+    ("now_ms", "start_ms"),
+    [(T0, MONTH_START), (MONTH_START, MONTH_START), (MONTH_START - 1, 1_796_083_200_000)],  # Dec 2026
+)
+def test_months_are_utc_calendar_months(now_ms: int, start_ms: int) -> None:
+    assert month_start_ms(now_ms) == start_ms
+
+
+def dollars(ledger: TokenLedger, lease: str, usd: int, now: int, **limits: int) -> Any:
+    return ledger.reserve(lease, 10, False, 0, 0, 0, now, usd=usd, **limits)
+
+
+def test_a_day_of_dollars_refuses_past_its_limit_until_utc_midnight(ledger: TokenLedger) -> None:
+    assert dollars(ledger, "a", 3 * USD, T0, usd_per_day=5 * USD)["admitted"]
+    refused = dollars(ledger, "b", 2 * USD + 1, T0 + 1000, usd_per_day=5 * USD)
+    midnight = T0 - T0 % DAY_MS + DAY_MS
+    assert refused["reason"] == "usd_per_day" and refused["retry_after_ms"] == midnight - T0 - 1000
+    assert refused["usd_day"] == {"limit": 5 * USD, "remaining": 2 * USD, "reset_ms": midnight - T0 - 1000}
+    assert dollars(ledger, "b", 2 * USD, T0 + 1000, usd_per_day=5 * USD)["admitted"]  # exactly to the limit
+    assert dollars(ledger, "c", 1, midnight, usd_per_day=5 * USD)["admitted"]
+
+
+def test_a_month_of_dollars_spans_days_and_refuses_until_the_next_month(ledger: TokenLedger) -> None:
+    limits = {"usd_per_day": 4 * USD, "usd_per_month": 6 * USD}
+    assert dollars(ledger, "a", 4 * USD, T0, **limits)["admitted"]
+    assert dollars(ledger, "b", 2 * USD, T0 + DAY_MS, **limits)["admitted"]  # a new day, the same month
+    refused = dollars(ledger, "c", 1, T0 + DAY_MS + 5, **limits)
+    assert refused["reason"] == "usd_per_month"  # the month decides: waiting for midnight would not help
+    assert refused["retry_after_ms"] == NEXT_MONTH - (T0 + DAY_MS + 5)
+    assert dollars(ledger, "c", 1, NEXT_MONTH, **limits)["admitted"]
+
+
+def test_a_price_larger_than_the_dollar_budget_is_refused_without_a_wait(ledger: TokenLedger) -> None:
+    answer = dollars(ledger, "huge", USD + 1, T0, usd_per_day=USD)
+    assert answer["reason"] == "usd_too_large" and answer["retry_after_ms"] is None
+
+
+def test_settling_replaces_the_reserved_price_with_the_real_one() -> None:
+    storage = SqliteStorageSql()
+    ledger = TokenLedger(storage)
+    dollars(ledger, "a", 3 * USD, T0, usd_per_day=5 * USD)
+    assert rows_of(storage.exec("SELECT id, usd FROM lease_costs")) == [{"id": "a", "usd": 3 * USD}]
+    assert ledger.settle("a", 7, usd=USD // 2) == {"settled": True}
+    report = ledger.report(T0 + 1, 0, 0, 0, 5 * USD, 0)
+    assert report["usd_day"]["remaining"] == 5 * USD - USD // 2
+    assert report["today"] == {
+        "start_ms": T0 - T0 % DAY_MS,
+        "tokens": 7,
+        "usd": USD // 2,
+        "reserved_tokens": 0,
+        "reserved_usd": 0,
+    }
+    assert rows_of(storage.exec("SELECT id FROM lease_costs")) == [], "the lease's price is gone with the lease"
+
+
+def test_the_report_shows_open_reservations_apart_and_changes_nothing(ledger: TokenLedger) -> None:
+    reserve(ledger, "done", 100, T0)
+    ledger.settle("done", 40, 120)
+    ledger.reserve("open", 300, True, 1000, 5000, 2, T0 + 5, usd=900)
+    before = ledger.snapshot(T0 + 10)
+    report = ledger.report(T0 + 10, 1000, 5000, 2, 0, 0)
+    assert ledger.snapshot(T0 + 10) == before
+    assert report["minute"] == {"limit": 1000, "remaining": 660, "reset_ms": MINUTE_MS - 10}
+    assert report["day"]["remaining"] == 4660 and report["usd_day"] is None and report["usd_month"] is None
+    assert report["streams"] == {"limit": 2, "open": 1, "remaining": 1}
+    assert report["today"]["tokens"] == 340 and report["today"]["reserved_tokens"] == 300
+    assert report["today"]["usd"] == 1020 and report["today"]["reserved_usd"] == 900
+    assert report["this_month"] == {**report["today"], "start_ms": MONTH_START}
+
+
+def test_the_month_total_keeps_what_earlier_days_charged(ledger: TokenLedger) -> None:
+    dollars(ledger, "a", 500, T0)
+    ledger.settle("a", 10, 200)
+    dollars(ledger, "b", 500, T0 + DAY_MS)
+    ledger.settle("b", 10, 300)
+    report = ledger.report(T0 + DAY_MS + 1, 0, 0, 0, 0, 0)
+    assert (report["today"]["usd"], report["this_month"]["usd"]) == (300, 500)
+    assert (report["today"]["tokens"], report["this_month"]["tokens"]) == (10, 20)
+    assert report["streams"] == {"limit": None, "open": 0, "remaining": None}

@@ -8,7 +8,7 @@ failure policy: a limiter that fails (an exception, a missing binding) refuses t
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from .._asgi.context import RequestContext, context_of
@@ -36,12 +36,15 @@ def format_duration(seconds: float) -> str:
     return (f"{hours}h" if hours else "") + f"{minutes}m{secs}s"
 
 
-def put_window_headers(context: RequestContext, suffix: str, window: Window | None) -> None:
+def put_window_headers(
+    context: RequestContext, suffix: str, window: Window | None, show: Callable[[int], str] = str
+) -> None:
+    """`x-ratelimit-{limit,remaining,reset}-<suffix>`; `show` writes amounts (dollars for USD windows)."""
     if window is None:
         return
-    context.response_headers[f"x-ratelimit-limit-{suffix}"] = str(window.limit)
+    context.response_headers[f"x-ratelimit-limit-{suffix}"] = show(window.limit)
     if window.remaining is not None:
-        context.response_headers[f"x-ratelimit-remaining-{suffix}"] = str(window.remaining)
+        context.response_headers[f"x-ratelimit-remaining-{suffix}"] = show(window.remaining)
     if window.reset_s is not None:
         context.response_headers[f"x-ratelimit-reset-{suffix}"] = format_duration(window.reset_s)
 

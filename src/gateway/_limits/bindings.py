@@ -3,9 +3,13 @@
 Binding names (declared in wrangler.toml):
 - `RATE_LIMIT_<TIER>`: a Rate Limiting binding per tier (`RATE_LIMIT_DEFAULT`, `RATE_LIMIT_PRO`),
   since a binding's limit and period are fixed in its declaration;
+- `ACCOUNT_RATE_LIMIT` (when `ACCOUNT_REQUESTS_PER_MINUTE` is set): one more, counted under one
+  key for every API key, the account's ceiling; its name cannot be a tier's binding name;
 - `TOKEN_BUDGETS`: the `TokenBudget` Durable Object namespace, one object per key (named by the
   key's hash), called over RPC: `reserve(lease_id, tokens, stream, per_minute, per_day,
-  max_streams)` and `settle(lease_id, tokens)`, both answering plain dicts;
+  max_streams, usd, usd_per_day, usd_per_month)`, `settle(lease_id, tokens, usd)` and
+  `report(per_minute, per_day, max_streams, usd_per_day, usd_per_month)`, all answering plain
+  dicts (dollars as whole nano-dollars);
 - `GATEWAY_KEYS_KV` (optional): key records, keyed by the key's SHA-256 in hex;
 - `USAGE` (optional): an Analytics Engine dataset for per-key usage.
 """
@@ -15,16 +19,18 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .._asgi.context import RequestContext
 from .._js import plain, to_js_object
 from .._policy import ApiKey, Tier, binding_name, parse_key_record
 from .analytics import data_point
-from .guards import BudgetVerdict, Guards, RequestVerdict, Window
+from .guards import BudgetVerdict, Guards, RequestVerdict, Window, nano_usd
 
 __all__ = [
     "BUDGETS_BINDING",
+    "CEILING_BINDING",
     "KEYS_BINDING",
     "USAGE_BINDING",
     "AnalyticsUsage",
@@ -36,6 +42,7 @@ __all__ = [
 ]
 
 BUDGETS_BINDING = "TOKEN_BUDGETS"
+CEILING_BINDING = "ACCOUNT_RATE_LIMIT"
 KEYS_BINDING = "GATEWAY_KEYS_KV"
 USAGE_BINDING = "USAGE"
 
@@ -56,11 +63,13 @@ class BindingRequestLimiter:
     estimated as the rest of the current period (their counters are per location and eventually
     consistent; the exact limits are the token budgets')."""
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Any, binding_for: Callable[[Tier], str] = lambda tier: binding_name(tier.name)) -> None:
         self._env = env
+        self._binding_for = binding_for
 
     async def admit(self, key_id: str, tier: Tier) -> RequestVerdict:
-        outcome = plain(await _binding(self._env, binding_name(tier.name)).limit(to_js_object({"key": key_id})))
+        binding = _binding(self._env, self._binding_for(tier))
+        outcome = plain(await binding.limit(to_js_object({"key": key_id})))
         success = outcome.get("success") if isinstance(outcome, dict) else getattr(outcome, "success", None)
         if not isinstance(success, bool):
             raise TypeError(f"the Rate Limiting binding answered {outcome!r}, not {{success}}")
@@ -80,14 +89,29 @@ class DurableBudgets:
             raise BindingMissing(f"binding {BUDGETS_BINDING} is not declared in wrangler.toml")
         return self._namespace.get(self._namespace.idFromName(key_id))
 
-    async def reserve(self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier) -> BudgetVerdict:
+    async def reserve(
+        self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier, usd: int
+    ) -> BudgetVerdict:
         answer = await self._stub(key_id).reserve(
-            lease_id, tokens, stream, tier.tokens_per_minute or 0, tier.tokens_per_day or 0, tier.max_streams or 0
+            lease_id,
+            tokens,
+            stream,
+            tier.tokens_per_minute or 0,
+            tier.tokens_per_day or 0,
+            tier.max_streams or 0,
+            usd,
+            nano_usd(tier.usd_per_day),
+            nano_usd(tier.usd_per_month),
         )
         return BudgetVerdict.from_ledger(plain(answer))
 
-    async def settle(self, key_id: str, lease_id: str, tokens: int) -> None:
-        await self._stub(key_id).settle(lease_id, tokens)
+    async def settle(self, key_id: str, lease_id: str, tokens: int, usd: int) -> None:
+        await self._stub(key_id).settle(lease_id, tokens, usd)
+
+    async def report(self, key_id: str, tier: Tier) -> dict[str, Any]:
+        limits = (tier.tokens_per_minute or 0, tier.tokens_per_day or 0, tier.max_streams or 0)
+        answer = await self._stub(key_id).report(*limits, nano_usd(tier.usd_per_day), nano_usd(tier.usd_per_month))
+        return plain(answer)  # type: ignore[no-any-return]
 
 
 class KvKeyStore:
@@ -126,4 +150,5 @@ def binding_guards(env: Any) -> Guards:
         tokens=DurableBudgets(getattr(env, BUDGETS_BINDING, None)),
         keys=KvKeyStore(keys) if keys is not None else None,
         usage=AnalyticsUsage(usage) if usage is not None else None,
+        ceiling=BindingRequestLimiter(env, binding_for=lambda tier: CEILING_BINDING),
     )

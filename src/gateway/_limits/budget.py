@@ -1,11 +1,12 @@
-"""Token budgets around each model call: reserve the most it can cost, then settle the real count.
+"""Budgets around each model call: reserve the most it can cost, then settle the real count.
 
 `call_model` calls `reserve_tokens` before the model and `fail` if the call raises. Settling runs
 as a request finisher, so it sees a stream's final usage, a client that left, or a failure:
 
 | how the request ended                          | charged                                     |
 |------------------------------------------------|---------------------------------------------|
-| answered, usage reported (streamed or not)     | the reported input + output tokens          |
+| answered, usage reported (streamed or not)     | the reported input + output tokens, and     |
+|                                                | their price at the answering model's rates  |
 | the call failed before answering               | nothing (refunded)                          |
 | a stream failed upstream before its usage      | nothing (refunded: the upstream failed)     |
 | the client left before the usage arrived       | the whole reservation (the model may have   |
@@ -19,7 +20,9 @@ The reservation is an upper bound of what the call can cost, so concurrent calls
   system preamble the model adds. Every token of gpt-oss's tokenizer stands for at least one
   byte, and the JSON form of a message is longer than its text, so this never undercounts;
 - a batch (`requests: [...]`) reserves the sum over its requests; polling a batch reserves 0
-  (its tokens were reserved when it was queued).
+  (its tokens were reserved when it was queued);
+- dollars: those bounds at the list price (`_catalog.PRICES_PER_MILLION`) of the dearest model
+  that may answer (the one asked for, or the fallback), in whole nano-dollars.
 """
 
 from __future__ import annotations
@@ -30,26 +33,56 @@ from typing import Any
 
 from .._asgi.context import RequestContext, context_of
 from .._asgi.http import Scope
-from .._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
+from .._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS, cost_usd
 from .._config import settings_of
 from .._errors import InvalidRequest, RateLimited
 from .._policy import Tier
 from .._valueclass import Record
 from .admission import guarded, put_window_headers, retry_after_s
-from .guards import BudgetVerdict, guards_of, key_of
+from .guards import NANO_USD, BudgetVerdict, guards_of, key_of
 
-__all__ = ["TEMPLATE_OVERHEAD_TOKENS", "Reservation", "max_tokens_for", "output_room", "reserve_tokens"]
+__all__ = [
+    "TEMPLATE_OVERHEAD_TOKENS",
+    "Reservation",
+    "format_usd",
+    "max_nano_usd_for",
+    "max_tokens_for",
+    "nano_usd_of",
+    "output_room",
+    "reserve_tokens",
+]
 
 TEMPLATE_OVERHEAD_TOKENS = 256
 
 
 def max_tokens_for(inputs: dict[str, Any]) -> int:
     """The most tokens (input + output) one call with these native inputs can use."""
+    return sum(input_bound + output_cap for input_bound, output_cap in _bounds(inputs))
+
+
+def max_nano_usd_for(inputs: dict[str, Any], models: tuple[str, ...]) -> int:
+    """The most one call with these inputs can cost, answered by any of `models`, in nano-dollars."""
+    return max((sum(nano_usd_of(model, *bound) for bound in _bounds(inputs)) for model in models), default=0)
+
+
+def nano_usd_of(model: str | None, input_tokens: int | None, output_tokens: int | None) -> int:
+    """The list price of these tokens on this model, in whole nano-dollars (0 for a model without one)."""
+    return round((cost_usd(model, input_tokens, output_tokens) or 0.0) * NANO_USD)
+
+
+def format_usd(nano: int) -> str:
+    """Nano-dollars as an exact decimal amount of dollars: `4.99999965`, `5`, `0.000035`."""
+    whole, fraction = divmod(max(0, nano), NANO_USD)
+    return f"{whole}.{fraction:09d}".rstrip("0").rstrip(".")
+
+
+def _bounds(inputs: dict[str, Any]) -> list[tuple[int, int]]:
+    """(input bound, output cap) of each call these inputs make: one, a batch's each, or none."""
     if isinstance(inputs.get("requests"), list):
-        return sum(max_tokens_for(item) for item in inputs["requests"] if isinstance(item, dict))
+        return [bound for item in inputs["requests"] if isinstance(item, dict) for bound in _bounds(item)]
     if "request_id" in inputs:
-        return 0
-    return _input_bound(inputs) + _output_cap(inputs)
+        return []
+    return [(_input_bound(inputs), _output_cap(inputs))]
 
 
 def output_room(scope: Scope, inputs: dict[str, Any]) -> int | None:
@@ -79,59 +112,105 @@ def _input_bound(inputs: dict[str, Any]) -> int:
 
 
 class Reservation(Record):
-    __slots__ = ("failed", "key_id", "lease_id", "tokens")
+    __slots__ = ("failed", "key_id", "lease_id", "tokens", "usd")
     key_id: str
     lease_id: str
     tokens: int
+    usd: int  # nano-dollars
     failed: bool
 
-    def __init__(self, key_id: str, lease_id: str, tokens: int, failed: bool = False) -> None:
-        self.key_id, self.lease_id, self.tokens, self.failed = key_id, lease_id, tokens, failed
+    def __init__(self, key_id: str, lease_id: str, tokens: int, usd: int = 0, failed: bool = False) -> None:
+        self.key_id, self.lease_id, self.tokens, self.usd, self.failed = key_id, lease_id, tokens, usd, failed
 
     def fail(self) -> None:
         self.failed = True
 
-    def charge(self, context: RequestContext) -> int:
-        """What this call really cost, by how the request ended (the table above)."""
+    def charge(self, context: RequestContext) -> tuple[int, int]:
+        """What this call really cost, tokens and nano-dollars, by how the request ended (the table above)."""
         if context.input_tokens is not None or context.output_tokens is not None:
-            return (context.input_tokens or 0) + (context.output_tokens or 0)
+            tokens = (context.input_tokens or 0) + (context.output_tokens or 0)
+            # context.model is the model that answered: the fallback's rates when it served the request.
+            return tokens, nano_usd_of(context.model, context.input_tokens, context.output_tokens)
         if context.aborted:
-            return self.tokens
+            return self.tokens, self.usd
         if self.failed or context.error is not None:
-            return 0
-        return self.tokens
+            return 0, 0
+        return self.tokens, self.usd
 
 
-async def reserve_tokens(scope: Scope, inputs: dict[str, Any]) -> Reservation | None:
-    """Reserve the call's maximum against the key's budget; raise 429 (or 400) when it cannot fit."""
+async def reserve_tokens(
+    scope: Scope, inputs: dict[str, Any], models: tuple[str, ...] | None = None
+) -> Reservation | None:
+    """Reserve the call's maximum against the key's budgets; raise 429 (or 400) when it cannot fit.
+
+    `models` are those that may answer (the request's, and a fallback); by default the request's.
+    """
     key, tier = key_of(scope), _tier_of(scope)
-    if key is None or tier is None or not tier.has_token_budget:
+    if key is None or tier is None or not tier.has_budget:
         return None
     context = context_of(scope)
     tokens = max_tokens_for(inputs)
+    usd = max_nano_usd_for(inputs, models or ((context.model,) if context.model else ()))
     lease_id = f"{context.request_id}-{os.urandom(4).hex()}"  # not uuid: importing it costs the Worker ~15 ms
     budgets = guards_of(scope).tokens
     stream = inputs.get("stream") is True
-    verdict = await guarded(scope, "the token budget", budgets.reserve(key.key_id, lease_id, tokens, stream, tier))
+    reserving = budgets.reserve(key.key_id, lease_id, tokens, stream, tier, usd)
+    verdict = await guarded(scope, "the token budget", reserving)
     if verdict is None:
         return None  # failed open: unmetered, and the log line says so
-    put_window_headers(context, "tokens", verdict.minute)
-    put_window_headers(context, "tokens-day", verdict.day)
+    _put_budget_headers(context, verdict)
     if not verdict.admitted:
-        raise _refusal(verdict, tokens, tier.name, tier.max_streams)
-    reservation = Reservation(key.key_id, lease_id, tokens)
+        raise _refusal(verdict, tokens, usd, tier)
+    reservation = Reservation(key.key_id, lease_id, tokens, usd)
     context.finishers.append(lambda ctx: _settle(scope, reservation, ctx))
     return reservation
 
 
+def _put_budget_headers(context: RequestContext, verdict: BudgetVerdict) -> None:
+    put_window_headers(context, "tokens", verdict.minute)
+    put_window_headers(context, "tokens-day", verdict.day)
+    put_window_headers(context, "usd-day", verdict.usd_day, format_usd)
+    put_window_headers(context, "usd-month", verdict.usd_month, format_usd)
+
+
 async def _settle(scope: Scope, reservation: Reservation, context: RequestContext) -> None:
-    charged = reservation.charge(context)
+    tokens, usd = reservation.charge(context)
     context.extra["tokens_reserved"] = reservation.tokens
-    context.extra["tokens_charged"] = charged
-    await guards_of(scope).tokens.settle(reservation.key_id, reservation.lease_id, charged)
+    context.extra["tokens_charged"] = tokens
+    context.extra["usd_reserved"] = reservation.usd / NANO_USD
+    context.extra["usd_charged"] = usd / NANO_USD
+    await guards_of(scope).tokens.settle(reservation.key_id, reservation.lease_id, tokens, usd)
 
 
-def _refusal(verdict: BudgetVerdict, tokens: int, tier: str, max_streams: int | None) -> Exception:
+def _refusal(verdict: BudgetVerdict, tokens: int, usd: int, tier: Tier) -> Exception:
+    if verdict.reason in ("usd_too_large", "usd_per_day", "usd_per_month"):
+        return _usd_refusal(verdict, usd, tier)
+    return _token_refusal(verdict, tokens, tier.name, tier.max_streams)
+
+
+def _usd_refusal(verdict: BudgetVerdict, usd: int, tier: Tier) -> Exception:
+    price = f"${format_usd(usd)} (its input plus max_tokens at the model's list price)"
+    if verdict.reason == "usd_too_large":
+        limits = [(w.limit, name) for w, name in ((verdict.usd_day, "a day"), (verdict.usd_month, "a month")) if w]
+        limit, per = min(limits)
+        return InvalidRequest(
+            f"This request may cost up to {price}, more than this key's budget of ${format_usd(limit)} {per} "
+            f"(tier {tier.name!r}) allows at all. Lower max_tokens or shorten the input.",
+            param="max_tokens",
+            code="usd_over_budget",
+        )
+    window = verdict.usd_month if verdict.reason == "usd_per_month" else verdict.usd_day
+    period = "month" if verdict.reason == "usd_per_month" else "day"
+    left = f"${format_usd(window.remaining or 0)} of ${format_usd(window.limit)}" if window else "less"
+    return RateLimited(
+        f"This request may cost up to {price}, more than this key has left this {period} ({left}, tier "
+        f"{tier.name!r}). Retry after the time in the Retry-After header, or lower max_tokens.",
+        code="usd_budget_exceeded",
+        retry_after=retry_after_s(verdict.retry_after_s),
+    )
+
+
+def _token_refusal(verdict: BudgetVerdict, tokens: int, tier: str, max_streams: int | None) -> Exception:
     if verdict.reason == "too_large":
         limits = [w.limit for w in (verdict.minute, verdict.day) if w is not None]
         return InvalidRequest(

@@ -17,6 +17,8 @@ from .._valueclass import FrozenRecord, Record
 __all__ = [
     "GUARDS_KEY",
     "KEY_KEY",
+    "NANO_USD",
+    "REQUEST_WINDOW_KEY",
     "BudgetVerdict",
     "Guards",
     "KeyStore",
@@ -27,10 +29,22 @@ __all__ = [
     "Window",
     "guards_of",
     "key_of",
+    "nano_usd",
+    "request_window_of",
 ]
 
 GUARDS_KEY = "gateway.guards"
 KEY_KEY = "gateway.key"
+# The key's request window as the rate-limit layer last saw it (GET /v1/usage shows it).
+REQUEST_WINDOW_KEY = "gateway.request_window"
+
+# Dollars cross RPC and sit in the ledger as whole nano-dollars (10^-9 USD), so sums are exact.
+NANO_USD = 1_000_000_000
+
+
+def nano_usd(dollars: float | None) -> int:
+    """A dollar amount as whole nano-dollars; None (no limit) as 0, the ledger's "not limited"."""
+    return 0 if dollars is None else round(dollars * NANO_USD)
 
 
 class Window(FrozenRecord):
@@ -56,12 +70,15 @@ class RequestVerdict(FrozenRecord):
 
 
 class BudgetVerdict(FrozenRecord):
-    __slots__ = ("admitted", "day", "minute", "reason", "retry_after_s")
+    __slots__ = ("admitted", "day", "minute", "reason", "retry_after_s", "usd_day", "usd_month")
     admitted: bool
-    reason: str | None  # too_large | streams | tokens_per_minute | tokens_per_day
+    # too_large | usd_too_large | streams | usd_per_month | usd_per_day | tokens_per_day | tokens_per_minute
+    reason: str | None
     retry_after_s: float | None
     minute: Window | None
     day: Window | None
+    usd_day: Window | None  # in nano-dollars
+    usd_month: Window | None
 
     def __init__(
         self,
@@ -70,8 +87,18 @@ class BudgetVerdict(FrozenRecord):
         retry_after_s: float | None = None,
         minute: Window | None = None,
         day: Window | None = None,
+        usd_day: Window | None = None,
+        usd_month: Window | None = None,
     ) -> None:
-        self._init(admitted=admitted, reason=reason, retry_after_s=retry_after_s, minute=minute, day=day)
+        self._init(
+            admitted=admitted,
+            reason=reason,
+            retry_after_s=retry_after_s,
+            minute=minute,
+            day=day,
+            usd_day=usd_day,
+            usd_month=usd_month,
+        )
 
     @classmethod
     def from_ledger(cls, answer: dict[str, Any]) -> BudgetVerdict:
@@ -83,6 +110,8 @@ class BudgetVerdict(FrozenRecord):
             retry_after_s=None if retry_ms is None else int(retry_ms) / 1000,
             minute=_window(answer.get("minute")),
             day=_window(answer.get("day")),
+            usd_day=_window(answer.get("usd_day")),
+            usd_month=_window(answer.get("usd_month")),
         )
 
 
@@ -97,9 +126,15 @@ class RequestLimiter(Protocol):
 
 
 class TokenBudgets(Protocol):
-    async def reserve(self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier) -> BudgetVerdict: ...
+    """A key's budget object. Dollars are whole nano-dollars; `report` answers `TokenLedger.report`."""
 
-    async def settle(self, key_id: str, lease_id: str, tokens: int) -> None: ...
+    async def reserve(
+        self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier, usd: int
+    ) -> BudgetVerdict: ...
+
+    async def settle(self, key_id: str, lease_id: str, tokens: int, usd: int) -> None: ...
+
+    async def report(self, key_id: str, tier: Tier) -> dict[str, Any]: ...
 
 
 class KeyStore(Protocol):
@@ -115,11 +150,12 @@ class UsageSink(Protocol):
 
 
 class Guards(Record):
-    __slots__ = ("keys", "requests", "tokens", "usage")
+    __slots__ = ("ceiling", "keys", "requests", "tokens", "usage")
     requests: RequestLimiter
     tokens: TokenBudgets
     keys: KeyStore | None
     usage: UsageSink | None
+    ceiling: RequestLimiter | None  # the account's requests across all keys (ACCOUNT_REQUESTS_PER_MINUTE)
 
     def __init__(
         self,
@@ -127,8 +163,9 @@ class Guards(Record):
         tokens: TokenBudgets,
         keys: KeyStore | None = None,
         usage: UsageSink | None = None,
+        ceiling: RequestLimiter | None = None,
     ) -> None:
-        self.requests, self.tokens, self.keys, self.usage = requests, tokens, keys, usage
+        self.requests, self.tokens, self.keys, self.usage, self.ceiling = requests, tokens, keys, usage, ceiling
 
 
 def guards_of(scope: Scope) -> Guards:
@@ -138,3 +175,8 @@ def guards_of(scope: Scope) -> Guards:
 def key_of(scope: Scope) -> ApiKey | None:
     """The authenticated key, or None on public paths and preflights."""
     return scope.get(KEY_KEY)
+
+
+def request_window_of(scope: Scope) -> Window | None:
+    """The key's request window as admitted for this request, when its tier limits requests."""
+    return scope.get(REQUEST_WINDOW_KEY)

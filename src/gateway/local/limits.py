@@ -2,7 +2,9 @@
 
 - Requests: a fixed window per key and tier period, aligned to the epoch as the Rate Limiting
   binding's periods are; unlike the binding, it knows what is left, so it says so in headers.
-- Tokens: the very `TokenLedger` the Durable Object runs, one per key, over in-memory SQLite.
+- Tokens and dollars: the very `TokenLedger` the Durable Object runs, one per key, over in-memory
+  SQLite, called with the same arguments, so `/v1/usage` and every limit answer alike here and there.
+- The account ceiling: one more fixed-window counter, under one key for all keys.
 
 They belong to the app that is given them (one per server or test), never to the module.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from .._limits.guards import BudgetVerdict, Guards, KeyStore, RequestVerdict, UsageSink, Window
+from .._limits.guards import BudgetVerdict, Guards, KeyStore, RequestVerdict, UsageSink, Window, nano_usd
 from .._limits.ledger import TokenLedger
 from .._policy import Tier
 from .sql import SqliteStorageSql
@@ -53,7 +56,9 @@ class InProcessBudgets:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def reserve(self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier) -> BudgetVerdict:
+    async def reserve(
+        self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier, usd: int
+    ) -> BudgetVerdict:
         answer = self.ledger(key_id).reserve(
             lease_id,
             tokens,
@@ -62,12 +67,27 @@ class InProcessBudgets:
             tier.tokens_per_day or 0,
             tier.max_streams or 0,
             self._now_ms(),
+            usd=usd,
+            usd_per_day=nano_usd(tier.usd_per_day),
+            usd_per_month=nano_usd(tier.usd_per_month),
         )
         return BudgetVerdict.from_ledger(answer)
 
-    async def settle(self, key_id: str, lease_id: str, tokens: int) -> None:
-        self.ledger(key_id).settle(lease_id, tokens)
+    async def settle(self, key_id: str, lease_id: str, tokens: int, usd: int) -> None:
+        self.ledger(key_id).settle(lease_id, tokens, usd)
+
+    async def report(self, key_id: str, tier: Tier) -> dict[str, Any]:
+        limits = (tier.tokens_per_minute or 0, tier.tokens_per_day or 0, tier.max_streams or 0)
+        return self.ledger(key_id).report(
+            self._now_ms(), *limits, nano_usd(tier.usd_per_day), nano_usd(tier.usd_per_month)
+        )
 
 
 def local_guards(clock: Clock = time.time, keys: KeyStore | None = None, usage: UsageSink | None = None) -> Guards:
-    return Guards(requests=InProcessRequestLimiter(clock), tokens=InProcessBudgets(clock), keys=keys, usage=usage)
+    return Guards(
+        requests=InProcessRequestLimiter(clock),
+        tokens=InProcessBudgets(clock),
+        keys=keys,
+        usage=usage,
+        ceiling=InProcessRequestLimiter(clock),
+    )
