@@ -131,12 +131,24 @@ def test_bad_key_records_are_refused_naming_the_field(entry: dict[str, Any], say
         ('{"default": {"rpm": 5}}', "unknown field(s) rpm"),
         ('{"Default": {}}', "must be a tier name"),
         ("[]", "TIERS must be a JSON object"),
+        ('{"default": {"usd_per_day": 0}}', "usd_per_day must be an amount in US dollars greater than 0"),
+        ('{"default": {"usd_per_month": "5"}}', "usd_per_month must be an amount in US dollars"),
+        ('{"default": {"usd_per_month": true}}', "usd_per_month must be an amount in US dollars"),
+        ('{"default": {"ai_gateway_cache_headers": "yes"}}', "ai_gateway_cache_headers must be true or false"),
     ],
 )
 def test_bad_tiers_are_refused_naming_the_field(raw: str, says: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_tiers(raw)
     assert says in str(caught.value)
+
+
+def test_tiers_take_dollar_budgets_and_the_cache_header_flag() -> None:
+    tier = parse_tiers('{"pro": {"usd_per_day": 2.5, "usd_per_month": 40, "ai_gateway_cache_headers": true}}')["pro"]
+    assert (tier.usd_per_day, tier.usd_per_month, tier.ai_gateway_cache_headers) == (2.5, 40.0, True)
+    assert tier.has_budget, "a dollar budget is kept by the budget object"
+    plain = parse_tiers('{"default": {"requests": 5}}')["default"]
+    assert plain.ai_gateway_cache_headers is False and not plain.has_budget
 
 
 def test_a_bad_tiers_variable_fails_closed(make_gateway: MakeGateway) -> None:

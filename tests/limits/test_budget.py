@@ -13,8 +13,14 @@ import pytest
 from gateway._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
 from gateway._config import SETTINGS_KEY, read_settings
 from gateway._limits.bindings import DurableBudgets
-from gateway._limits.budget import TEMPLATE_OVERHEAD_TOKENS, max_tokens_for, output_room
-from gateway._limits.guards import KEY_KEY, BudgetVerdict, Guards
+from gateway._limits.budget import (
+    TEMPLATE_OVERHEAD_TOKENS,
+    format_usd,
+    max_nano_usd_for,
+    max_tokens_for,
+    output_room,
+)
+from gateway._limits.guards import KEY_KEY, NANO_USD, BudgetVerdict, Guards
 from gateway._limits.ledger import TokenLedger
 from gateway._policy import Tier
 from gateway._upstream.backend import UpstreamResult
@@ -23,7 +29,7 @@ from gateway.local.keygen import key_entry
 from gateway.local.limits import InProcessBudgets, InProcessRequestLimiter
 from gateway.local.sql import SqliteStorageSql
 from tests.client import Reply, request, run
-from tests.conftest import KEY, NATIVE, FakeClock, Harness, MakeGateway, tiers
+from tests.conftest import KEY, MODEL, NATIVE, FakeClock, Harness, MakeGateway, tiers
 
 KEY_ID = hashlib.sha256(KEY.encode()).hexdigest()
 PROMPT = {"prompt": "Count the tokens", "max_tokens": 100}
@@ -302,3 +308,99 @@ def test_a_missing_budget_binding_fails_closed(make_gateway: MakeGateway) -> Non
     reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi"}, headers=gw.auth))
     assert reply.status == 503
     assert "TOKEN_BUDGETS is not declared" in json.loads(gw.logs[-1])["limiter_failures"][0]
+
+
+# --- budgets in dollars ----------------------------------------------------------------
+
+PROMPT_MAX_USD = max_nano_usd_for(PROMPT, (MODEL,))  # nano-dollars, at the 120b's list price
+
+
+def _usd_tiers(**limits: float) -> str:
+    return json.dumps({"default": limits})
+
+
+def _today(gw: Harness, clock: FakeClock) -> dict[str, int]:
+    return _ledger(gw).report(int(clock.now * 1000), 0, 0, 0, 0, 0)["today"]  # type: ignore[no-any-return]
+
+
+def test_the_most_a_call_can_cost_is_its_token_bounds_at_the_dearest_models_list_price() -> None:
+    (input_bound, output_cap) = (PROMPT_MAX - 100, 100)
+    assert input_bound * 350 + output_cap * 750 == PROMPT_MAX_USD  # $0.35 and $0.75 per million tokens
+    assert max_nano_usd_for(PROMPT, (MODEL, "@cf/openai/gpt-oss-20b")) == PROMPT_MAX_USD
+    assert max_nano_usd_for(PROMPT, ("@cf/openai/gpt-oss-20b",)) == input_bound * 200 + output_cap * 300
+    assert max_nano_usd_for({"request_id": "abc"}, (MODEL,)) == 0
+
+
+@pytest.mark.parametrize(("nano", "text"), [(5 * NANO_USD, "5"), (4_999_999_650, "4.99999965"), (35_000, "0.000035")])
+def test_dollar_amounts_are_written_exactly(nano: int, text: str) -> None:
+    assert format_usd(nano) == text
+
+
+def test_an_answer_is_charged_its_price_with_usd_headers(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(TIERS=_usd_tiers(usd_per_day=1, usd_per_month=20), clock=clock)
+    reply = run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth))
+    usage = reply.json()["result"]["usage"]
+    price = usage["prompt_tokens"] * 350 + usage["completion_tokens"] * 750
+    assert reply.headers["x-ratelimit-limit-usd-day"] == "1"
+    assert reply.headers["x-ratelimit-remaining-usd-day"] == format_usd(NANO_USD - PROMPT_MAX_USD)  # as reserved
+    assert reply.headers["x-ratelimit-reset-usd-day"] == "16h0m0s"
+    assert reply.headers["x-ratelimit-limit-usd-month"] == "20"
+    assert reply.headers["x-ratelimit-reset-usd-month"] == "400h0m0s"  # to 2027-02-01T00:00:00Z
+    log = json.loads(gw.logs[-1])
+    assert log["usd_reserved"] == PROMPT_MAX_USD / NANO_USD and log["usd_charged"] == price / NANO_USD
+    assert log["usd_charged"] == log["cost_usd"]
+    assert _today(gw, clock)["usd"] == price
+    assert "x-ratelimit-limit-tokens" not in reply.headers  # no token budget in this tier
+
+
+def test_n_parallel_requests_against_a_dollar_budget_for_m_admit_exactly_m(make_gateway: MakeGateway) -> None:
+    clock, backend = FakeClock(), GatedBackend()
+    gw = make_gateway(backend, TIERS=_usd_tiers(usd_per_day=PROMPT_MAX_USD * 5 / NANO_USD), clock=clock)
+    replies = run(_parallel(gw, backend, PROMPT, 12, admitted=5))
+    assert sorted(reply.status for reply in replies) == [200] * 5 + [429] * 7
+    assert backend.waiting == 5  # the refused never reached the model
+    refused = next(reply for reply in replies if reply.status == 429)
+    error = refused.json()["errors"][0]
+    assert "may cost up to $" in error["message"] and "left this day" in error["message"]
+    assert refused.headers["retry-after"] == str(16 * 3600)  # until UTC midnight
+    assert refused.headers["x-ratelimit-remaining-usd-day"] == "0"
+    assert _today(gw, clock)["usd"] <= PROMPT_MAX_USD * 5  # settled below the limit: never over it
+
+
+def test_a_request_whose_price_can_never_fit_is_a_400_naming_max_tokens(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(TIERS=_usd_tiers(usd_per_month=0.001), clock=FakeClock())
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi", "max_tokens": 5000}, headers=gw.auth))
+    assert reply.status == 400
+    error = reply.json()["errors"][0]
+    assert error["source"] == {"pointer": "/max_tokens"}
+    assert "budget of $0.001 a month" in error["message"]
+    assert gw.backend.calls == []
+
+
+def test_the_month_refuses_until_the_first_of_next_month(make_gateway: MakeGateway) -> None:
+    probe = make_gateway(TIERS=_usd_tiers(usd_per_month=1))
+    run(request(probe.app, "POST", NATIVE, body=PROMPT, headers=probe.auth))
+    price = round(json.loads(probe.logs[-1])["usd_charged"] * NANO_USD)  # the emulator's answer is always the same
+    clock = FakeClock()  # 2027-01-15T08:00:00Z
+    # Room for one reservation, and after its settled price, not quite for a second one.
+    gw = make_gateway(TIERS=_usd_tiers(usd_per_month=(PROMPT_MAX_USD + price - 10) / NANO_USD), clock=clock)
+    assert run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth)).status == 200
+    refused = run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth))
+    assert refused.status == 429 and "left this month" in refused.json()["errors"][0]["message"]
+    assert refused.headers["retry-after"] == str((16 * 24 + 16) * 3600)  # to 2027-02-01T00:00:00Z
+    clock.advance((16 * 24 + 16) * 3600)
+    assert run(request(gw.app, "POST", NATIVE, body=PROMPT, headers=gw.auth)).status == 200
+
+
+def test_an_aborted_stream_keeps_its_price_and_a_failed_call_is_refunded(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(Emulator(token_delay_ms=30), TIERS=_usd_tiers(usd_per_day=5), clock=clock)
+    run(request(gw.app, "POST", NATIVE, body=CHAT_STREAM, headers=gw.auth, disconnect_after=0.05))
+    assert _today(gw, clock)["usd"] == max_nano_usd_for(CHAT_STREAM, (MODEL,))
+    clock2 = FakeClock()
+    failing = make_gateway(
+        Emulator(token_delay_ms=0, faults=Faults(error=5006)), TIERS=_usd_tiers(usd_per_day=5), clock=clock2
+    )
+    assert run(request(failing.app, "POST", NATIVE, body=PROMPT, headers=failing.auth)).status == 400
+    assert _today(failing, clock2)["usd"] == 0 and json.loads(failing.logs[-1])["usd_charged"] == 0
