@@ -33,6 +33,7 @@ from .._errors import (
 )
 from .._limits.analytics import record_usage_after
 from .._limits.budget import reserve_tokens
+from .._limits.ceiling import admit_to_account
 from .._limits.guards import key_of
 from .._valueclass import FrozenRecord
 from .backend import Backend, UpstreamResult, backend_of, record_usage
@@ -197,6 +198,7 @@ async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: 
     context.model = model
     check_key_scope(scope, model)
     check_context_window(inputs)
+    await admit_to_account(scope)
     # Reserved before the call, settled when the request ends (a stream's end included).
     reservation = await reserve_tokens(scope, inputs)
     record_usage_after(scope)
