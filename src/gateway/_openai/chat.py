@@ -31,7 +31,7 @@ from .._upstream.finish import FinishState, reasoning_tokens
 from .._upstream.leaked_calls import HeldCall, call_id, recover_calls, strip_markup
 from .._upstream.tools import upstream_tool
 from .messages import chat_messages
-from .models import resolve_model
+from .models import answered_name, resolve_model
 from .request import (
     FUNCTION_TOOL,
     SAMPLING,
@@ -204,10 +204,12 @@ async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     model, request = _parse_chat_request(scope, await read_request(scope, receive))
     if request.stream:
         deltas = await ask_streamed(scope, model, request.inputs, request.options)
+        request.model_name = answered_name(scope, request.model_name, model)
         await stream_events(scope, receive, send, _ChatChunks(request).translate(deltas), openai_error_event)
         return
-    answer = await ask_whole(scope, model, request.inputs, request.options)
-    await send_json(send, 200, _chat_completion(request, answer))
+    completion = await ask_whole(scope, model, request.inputs, request.options)
+    request.model_name = answered_name(scope, request.model_name, model)
+    await send_json(send, 200, _chat_completion(request, completion))
 
 
 def _usage(usage: Usage, reasoning: str, visible: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState
 from .._upstream.leaked_calls import HeldCall, recover_calls
-from .models import resolve_model
+from .models import answered_name, resolve_model
 from .request import (
     SAMPLING,
     STOP,
@@ -113,9 +113,11 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
     options = affinity_options(scope, None)  # Completions has no prompt_cache_key; the header still counts
     if stream:
         deltas = await ask_streamed(scope, model, inputs, options)
+        request.model_name = answered_name(scope, request.model_name, model)
         await stream_events(scope, receive, send, _stream(request, deltas), openai_error_event)
         return
     answer = await ask_whole(scope, model, inputs, options)
+    request.model_name = answered_name(scope, request.model_name, model)
     finish = FinishState(request.stops, request.max_tokens)
     text = finish.cut(recover_calls(answer.content, set(), request.id)[1])  # no control token reaches the text
     reason = finish.reason(answer.finish_reason, False, answer.usage)

@@ -27,7 +27,7 @@ from .._stored.store import store_of
 from .._upstream.affinity import affinity_options
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
-from .models import resolve_model
+from .models import answered_name, resolve_model
 from .request import (
     SAMPLING,
     fit_default_cap,
@@ -220,9 +220,12 @@ async def responses(scope: Scope, receive: Receive, send: Send) -> None:
     builder = ResponseBuilder(plan.request)
     if body.get("stream"):
         deltas = await ask_streamed(scope, model, plan.request.inputs, plan.options)
+        plan.request.model_name = answered_name(scope, plan.request.model_name, model)
         await stream_events(scope, receive, send, _events(scope, builder, deltas, plan), builder.failed)
         return
-    builder.feed((await ask_whole(scope, model, plan.request.inputs, plan.options)).as_delta())
+    completion = await ask_whole(scope, model, plan.request.inputs, plan.options)
+    plan.request.model_name = answered_name(scope, plan.request.model_name, model)
+    builder.feed(completion.as_delta())
     builder.finish()
     await _save(scope, builder, plan)
     await send_json(send, 200, builder.snapshot())

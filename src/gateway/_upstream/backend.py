@@ -1,8 +1,9 @@
 """What an AI backend is, where a request finds it, and the one reading of the usage it reports.
 
 A backend's `run(model, inputs, options)` answers like `env.AI.run`: a dict when the upstream
-answered JSON, or a `ByteStream` of SSE bytes. Failures raise `WorkersAIError` (or another
-`UpstreamError`), whatever the backend.
+answered JSON, or a `ByteStream` of SSE bytes, either of them `WithHeaders` when the upstream's
+response said something the client should hear (AI Gateway's log id and cache status). Failures
+raise `WorkersAIError` (or another `UpstreamError`), whatever the backend.
 """
 
 from __future__ import annotations
@@ -12,9 +13,31 @@ from typing import Any, Protocol
 from .._asgi.context import RequestContext
 from .._asgi.http import ByteStream, Scope
 
-__all__ = ["BACKEND_KEY", "Backend", "UpstreamResult", "Usage", "backend_of", "record_usage", "usage_of"]
+__all__ = [
+    "BACKEND_KEY",
+    "Backend",
+    "BackendAnswer",
+    "UpstreamResult",
+    "Usage",
+    "WithHeaders",
+    "backend_of",
+    "record_usage",
+    "usage_of",
+]
 
 UpstreamResult = dict[str, Any] | ByteStream
+
+
+class WithHeaders:
+    """A result, and the upstream response headers the gateway passes on (`call_model` unwraps it)."""
+
+    __slots__ = ("headers", "result")
+
+    def __init__(self, result: UpstreamResult, headers: dict[str, str]) -> None:
+        self.result, self.headers = result, headers
+
+
+BackendAnswer = UpstreamResult | WithHeaders
 
 # Where the app puts the backend in the ASGI scope; `backend_of` reads it.
 BACKEND_KEY = "gateway.backend"
@@ -23,7 +46,7 @@ BACKEND_KEY = "gateway.backend"
 class Backend(Protocol):
     name: str
 
-    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult: ...
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> BackendAnswer: ...
 
 
 def backend_of(scope: Scope) -> Backend:

@@ -1,9 +1,10 @@
 """The one place every route calls the model from (allow-list, key scope, budget, retries,
-timeouts), and the one way its event streams are relayed.
+timeouts, fallback), and the one way its event streams are relayed.
 
 Routes of every dialect go through `call_model`, so what must happen around each model call
-(the model allow-list and the key's scope, token budgets, usage records, timing, retrying "out of
-capacity", cutting a hang at the timeout, telling a JSON answer from a stream) has one home.
+(the model allow-list and the key's scope, the account's ceiling, token and dollar budgets, the
+call's options, usage records, timing, retrying "out of capacity" and then falling back, cutting
+a hang at the timeout, telling a JSON answer from a stream) has one home.
 `relay_events` passes on a stream's whole events as they arrive, and raises when the stream is
 not whole (broken, stalled, ended before `[DONE]`): it is never passed off as complete.
 """
@@ -15,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
-from typing import Any
+from typing import Any, TypeVar
 
 from .._asgi.context import RequestContext, context_of
 from .._asgi.http import CLIENT_GONE_KEY, ByteStream, Scope
@@ -36,18 +37,23 @@ from .._limits.budget import reserve_tokens
 from .._limits.ceiling import admit_to_account
 from .._limits.guards import key_of
 from .._valueclass import FrozenRecord
-from .backend import Backend, UpstreamResult, backend_of, record_usage
+from .backend import Backend, BackendAnswer, UpstreamResult, WithHeaders, backend_of, record_usage
 from .context_window import check_context_window
+from .fallback import fallback_for, note_served
+from .run_options import note_gateway_answer, run_options
 
 __all__ = [
     "CallPolicy",
     "allowed_model",
     "call_model",
     "call_upstream",
+    "call_with_fallback",
     "check_key_scope",
     "policy_for",
     "relay_events",
 ]
+
+_Answer = TypeVar("_Answer")
 
 
 class CallPolicy(FrozenRecord):
@@ -62,7 +68,7 @@ class CallPolicy(FrozenRecord):
 
 async def call_upstream(
     backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any], policy: CallPolicy
-) -> UpstreamResult:
+) -> BackendAnswer:
     """Call the backend; retry capacity errors with bounded backoff; cut a hang at the timeout.
 
     Retrying is safe only here, before the first byte reaches the client.
@@ -84,7 +90,7 @@ async def call_upstream(
 
 async def _attempt(
     backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any], budget_s: float
-) -> UpstreamResult:
+) -> BackendAnswer:
     if budget_s <= 0:
         raise UpstreamTimeout("The model upstream did not answer in time.")
     try:
@@ -101,8 +107,14 @@ async def _attempt(
         raise UpstreamError(f"The model upstream failed: {type(exc).__name__}: {exc}") from exc
 
 
-async def _answer(backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
-    result = await backend.run(model, inputs, options)
+async def _answer(backend: Backend, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> BackendAnswer:
+    answer = await backend.run(model, inputs, options)
+    if isinstance(answer, WithHeaders):
+        return WithHeaders(await _settled(answer.result), answer.headers)
+    return await _settled(answer)
+
+
+async def _settled(result: UpstreamResult) -> UpstreamResult:
     # The dict test first: a runtime-checkable Protocol's isinstance is slow, and most answers are dicts.
     if isinstance(result, dict):
         return result
@@ -162,12 +174,48 @@ class _Replayed:
         await self._source.aclose()
 
 
+async def call_with_fallback(
+    backend: Backend,
+    model: str,
+    fallback: str | None,
+    inputs: dict[str, Any],
+    options: dict[str, Any],
+    policy: CallPolicy,
+) -> tuple[str, BackendAnswer]:
+    """Call `model`; if it is still out of capacity after its retries, call `fallback` in the time left.
+
+    Only here, before the first byte: a stream that fails later has been seen by the client.
+    Returns the model that answered, and its answer.
+    """
+    started = time.monotonic()
+    try:
+        return model, await call_upstream(backend, model, inputs, options, policy)
+    except GatewayError as exc:
+        remaining_s = policy.timeout_s - (time.monotonic() - started)
+        if fallback is None or exc.code != "3040" or remaining_s <= 0:
+            raise
+    rest = CallPolicy(remaining_s, policy.capacity_retries, policy.retry_base_s)
+    try:
+        return fallback, await call_upstream(backend, fallback, inputs, options, rest)
+    except GatewayError as exc:
+        if exc.code != "3040":
+            raise
+        raise Overloaded(
+            f"Workers AI is out of capacity (error 3040) for {model} and for the fallback {fallback}. "
+            "Retry after the time in the Retry-After header.",
+            code="3040",
+            retry_after=exc.retry_after,
+            headers=exc.headers,
+        ) from exc
+
+
 def _capacity_exhausted(exc: WorkersAIError, attempts: int) -> Overloaded:
     return Overloaded(
         f"Workers AI is out of capacity for this model (error 3040) after {attempts} attempt"
         f"{'s' if attempts > 1 else ''}. Retry after the time in the Retry-After header.",
         code="3040",
         retry_after=2.0,
+        headers=exc.headers,  # AI Gateway's log id of the last attempt, when there is one
     )
 
 
@@ -199,23 +247,33 @@ async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: 
     check_key_scope(scope, model)
     check_context_window(inputs)
     await admit_to_account(scope)
-    # Reserved before the call, settled when the request ends (a stream's end included).
-    reservation = await reserve_tokens(scope, inputs)
+    fallback = fallback_for(scope, model, inputs, options)
+    options = run_options(scope, options)
+    # Reserved before the call (at the dearer of the models that may answer), settled when the
+    # request ends (a stream's end included).
+    reservation = await reserve_tokens(scope, inputs, (model, fallback) if fallback else (model,))
     record_usage_after(scope)
     started = time.perf_counter()
     try:
-        call = call_upstream(backend_of(scope), model, inputs, options, policy_for(scope))
+        call = call_with_fallback(backend_of(scope), model, fallback, inputs, options, policy_for(scope))
         gone = scope.get(CLIENT_GONE_KEY)
-        return await (call if gone is None else _unless_client_leaves(call, gone))
-    except BaseException:
+        served, answer = await (call if gone is None else _unless_client_leaves(call, gone))
+    except BaseException as exc:
         if reservation is not None:
             reservation.fail()
+        if isinstance(exc, GatewayError):
+            note_gateway_answer(context, exc.headers, answered=False)  # its error answer carries them
         raise
     finally:
         context.upstream_ms = (time.perf_counter() - started) * 1000
+    note_served(context, model, served)
+    if isinstance(answer, WithHeaders):
+        note_gateway_answer(context, answer.headers)
+        return answer.result
+    return answer
 
 
-async def _unless_client_leaves(call: Awaitable[UpstreamResult], gone: asyncio.Event) -> UpstreamResult:
+async def _unless_client_leaves(call: Awaitable[_Answer], gone: asyncio.Event) -> _Answer:
     """The call's answer, unless the client leaves first: then the call is cancelled at once
     (closing its upstream connection) rather than waited out until the upstream timeout."""
     task = asyncio.ensure_future(call)

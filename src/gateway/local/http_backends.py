@@ -3,6 +3,10 @@
 Both answer like `env.AI.run`: a dict for JSON, a `ByteStream` of SSE bytes for a stream, and
 `WorkersAIError`/`UpstreamError` for failures. The transport is injectable (httpx's
 `MockTransport` in tests), so nothing here is patched.
+
+With `gateway` in the options (`AI_GATEWAY_ID` set), the REST backend goes through AI Gateway's
+URL for Workers AI, `https://gateway.ai.cloudflare.com/v1/{account}/{gateway}/workers-ai/{model}`,
+with the options as AI Gateway's request headers, and hands back its `cf-aig-*` answer headers.
 """
 
 from __future__ import annotations
@@ -23,11 +27,21 @@ from .._errors import (
     WorkersAIError,
     parse_workers_ai_error,
 )
-from .._upstream.backend import UpstreamResult
+from .._upstream.backend import BackendAnswer, UpstreamResult, WithHeaders
+from .._upstream.run_options import GATEWAY_ANSWER_HEADERS, gateway_request_headers
 
-__all__ = ["CLOUDFLARE_API", "HttpByteStream", "OpenAIBackend", "RestBackend", "UpstreamPool", "retry_after_of"]
+__all__ = [
+    "AI_GATEWAY_URL",
+    "CLOUDFLARE_API",
+    "HttpByteStream",
+    "OpenAIBackend",
+    "RestBackend",
+    "UpstreamPool",
+    "retry_after_of",
+]
 
 CLOUDFLARE_API = "https://api.cloudflare.com/client/v4"
+AI_GATEWAY_URL = "https://gateway.ai.cloudflare.com/v1"
 
 
 class UpstreamPool:
@@ -160,33 +174,51 @@ class RestBackend:
         api_token: str,
         *,
         base_url: str = CLOUDFLARE_API,
+        gateway_url: str = AI_GATEWAY_URL,
+        gateway_token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         pool: UpstreamPool | None = None,
     ) -> None:
         self._path = f"/accounts/{account_id}/ai/run/"
+        self._gateway_path = f"{gateway_url.rstrip('/')}/{account_id}/"
+        # An authenticated gateway wants its own token too (AI Gateway's `cf-aig-authorization`).
+        self._gateway_auth = {"cf-aig-authorization": f"Bearer {gateway_token}"} if gateway_token else {}
         self._pool = pool or UpstreamPool()
         self._client = self._pool.client(base_url, {"authorization": f"Bearer {api_token}"}, transport)
 
-    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> BackendAnswer:
         params = {"queueRequest": "true"} if options.get("queueRequest") else {}
-        request = self._client.build_request(
-            "POST", self._path + model, json=inputs, params=params, headers=_extra_headers(options)
-        )
+        gateway = options.get("gateway")
+        headers = _extra_headers(options)
+        if gateway:
+            url = f"{self._gateway_path}{gateway['id']}/workers-ai/{model}"
+            headers.update({**gateway_request_headers(gateway), **self._gateway_auth})
+        else:
+            url = self._path + model
+        request = self._client.build_request("POST", url, json=inputs, params=params, headers=headers)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.PoolTimeout:
             raise self._pool.busy() from None
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Could not reach Workers AI: {exc}") from None
-        if _is_stream(response):
-            return HttpByteStream(response)
-        data = await _read_json(response)
-        if response.status_code >= 400 or (isinstance(data, dict) and data.get("success") is False):
-            raise _cloudflare_error(response, data)
-        result = data.get("result") if isinstance(data, dict) else None
-        if not isinstance(result, dict):
-            raise UpstreamError("Workers AI answered without a result object.")
-        return result
+        heard = {name: value for name in GATEWAY_ANSWER_HEADERS if (value := response.headers.get(name))}
+        result = await _rest_result(response, heard)
+        return WithHeaders(result, heard) if gateway else result
+
+
+async def _rest_result(response: httpx.Response, heard: dict[str, str]) -> UpstreamResult:
+    if _is_stream(response):
+        return HttpByteStream(response)
+    data = await _read_json(response)
+    if response.status_code >= 400 or (isinstance(data, dict) and data.get("success") is False):
+        error = _cloudflare_error(response, data)
+        error.headers.update(heard)
+        raise error
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, dict):
+        raise UpstreamError("Workers AI answered without a result object.")
+    return result
 
 
 class _PromptFrames:

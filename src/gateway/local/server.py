@@ -72,7 +72,12 @@ def make_backend(name: str, env: dict[str, str]) -> Backend:
         missing = [v for v in ("CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN") if not env.get(v)]
         if missing:
             raise SystemExit(f"--backend rest needs {' and '.join(missing)} (in .dev.vars or the environment).")
-        return RestBackend(env["CLOUDFLARE_ACCOUNT_ID"], env["CLOUDFLARE_API_TOKEN"], pool=upstream_pool(env))
+        return RestBackend(
+            env["CLOUDFLARE_ACCOUNT_ID"],
+            env["CLOUDFLARE_API_TOKEN"],
+            gateway_token=env.get("AI_GATEWAY_TOKEN") or None,
+            pool=upstream_pool(env),
+        )
     if name == "openai":
         if not env.get("UPSTREAM_BASE_URL"):
             raise SystemExit("--backend openai needs UPSTREAM_BASE_URL, e.g. http://127.0.0.1:8000/v1.")
