@@ -70,3 +70,47 @@ class SchemaChecked:
             self.violations.append(f"{found} in {inputs!r}")
             raise WorkersAIError(5006, f"Error: input validation failed: {found}")
         return await self.inner.run(model, inputs, options)
+
+
+class RawResponse:
+    """What `env.AI.run(..., {returnRawResponse: true})` resolves with, as Pyodide presents a JS
+    Response: `status`, `ok`, `headers.get(name)` (None when absent), `text()`, `body`."""
+
+    class _Headers:
+        def __init__(self, values: dict[str, str]) -> None:
+            self._values = {name.lower(): value for name, value in values.items()}
+
+        def get(self, name: str) -> str | None:
+            return self._values.get(name.lower())
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.status, self.ok, self._body = status, 200 <= status < 300, body
+        self.headers = RawResponse._Headers(headers)
+        self.body = object() if body else None  # a JS ReadableStream the JSON path never reads
+
+    async def text(self) -> str:
+        return self._body.decode()
+
+
+class AiBinding:
+    """The AI binding's JS object as `BindingBackend` calls it, under CPython: each call is recorded
+    as it would cross into JS (model, inputs, options), and answered as workerd's `Ai.run` does:
+    with `returnRawResponse`, the raw Response (error statuses included); without, the parsed JSON,
+    or a rejection `"<code>: <description>"`. `aiGatewayLogId` is set after each call, as workerd does.
+    """
+
+    def __init__(self, *answers: tuple[int, dict[str, Any], dict[str, str]]) -> None:
+        self.answers = list(answers)  # (status, JSON body, response headers), one per call
+        self.calls: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        self.aiGatewayLogId: str | None = None
+
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None) -> Any:
+        self.calls.append((model, inputs, options))
+        status, body, headers = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        self.aiGatewayLogId = headers.get("cf-aig-log-id")
+        headers = {"content-type": "application/json", **headers}
+        if options and options.get("returnRawResponse"):
+            return RawResponse(status, json.dumps(body).encode(), headers)
+        if status >= 400:
+            raise RuntimeError(f"InferenceUpstreamError: {body['internalCode']}: {body['description']}")
+        return body
