@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gateway._errors import UpstreamError, WorkersAIError
+from gateway._upstream.backend import WithHeaders
 from gateway.local.http_backends import OpenAIBackend, RestBackend
 from tests.client import request, run
 from tests.conftest import NATIVE, Harness, MakeGateway
@@ -80,6 +81,78 @@ def test_rest_streams_pass_through_as_bytes() -> None:
         return b"".join(chunks)
 
     assert run(read()) == body
+
+
+GATEWAY = {
+    "id": "team-gw",
+    "metadata": {"key": "alice", "tier": "pro", "request_id": "req-1"},
+    "cacheTtl": 600,
+    "skipCache": False,
+    "cacheKey": "faq-1",
+}
+ENVELOPE = {"result": {"response": "ok"}, "success": True, "errors": [], "messages": []}
+
+
+def via_gateway(handler, token: str | None = None) -> RestBackend:  # type: ignore[no-untyped-def]
+    return RestBackend(
+        "acct", "token", gateway_url="https://aig.test/v1", gateway_token=token, transport=httpx.MockTransport(handler)
+    )
+
+
+def test_rest_goes_through_ai_gateways_url_with_the_options_as_its_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, json=ENVELOPE, headers={"cf-aig-log-id": "log-9", "cf-aig-cache-status": "HIT"})
+
+    answer = run(via_gateway(handler, token="aig-secret").run(MODEL, {"prompt": "x"}, {"gateway": GATEWAY}))
+    assert isinstance(answer, WithHeaders) and answer.result == {"response": "ok"}
+    assert answer.headers == {"cf-aig-log-id": "log-9", "cf-aig-cache-status": "HIT"}
+    (sent,) = seen
+    assert str(sent.url) == f"https://aig.test/v1/acct/team-gw/workers-ai/{MODEL}"
+    assert sent.headers["authorization"] == "Bearer token"  # Workers AI's own token
+    assert sent.headers["cf-aig-authorization"] == "Bearer aig-secret"  # an authenticated gateway's
+    assert json.loads(sent.headers["cf-aig-metadata"]) == GATEWAY["metadata"]
+    assert (sent.headers["cf-aig-cache-ttl"], sent.headers["cf-aig-skip-cache"]) == ("600", "false")
+    assert sent.headers["cf-aig-cache-key"] == "faq-1"
+    assert json.loads(sent.content) == {"prompt": "x"}, "the body is Workers AI's, unchanged"
+
+
+def test_rest_without_a_gateway_token_sends_no_gateway_authorization() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, json=ENVELOPE)
+
+    answer = run(via_gateway(handler).run(MODEL, {"prompt": "x"}, {"gateway": {"id": "g", "metadata": {}}}))
+    assert isinstance(answer, WithHeaders) and answer.headers == {}
+    assert "cf-aig-authorization" not in seen[0].headers and "cf-aig-cache-ttl" not in seen[0].headers
+
+
+def test_rest_errors_through_the_gateway_carry_its_log_id() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        body = {"result": None, "success": False, "errors": [{"code": 3036, "message": "daily allocation"}]}
+        return httpx.Response(429, json=body, headers={"cf-aig-log-id": "log-e"})
+
+    with pytest.raises(WorkersAIError) as caught:
+        run(via_gateway(handler).run(MODEL, {"prompt": "x"}, {"gateway": {"id": "g", "metadata": {}}}))
+    assert caught.value.workers_ai_code == 3036 and caught.value.headers == {"cf-aig-log-id": "log-e"}
+
+
+def test_the_local_server_routes_through_ai_gateway_when_it_is_configured(make_gateway: MakeGateway) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, json=ENVELOPE, headers={"cf-aig-log-id": "log-local"})
+
+    gw = make_gateway(via_gateway(handler), AI_GATEWAY_ID="team-gw")
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "x"}, headers={**gw.auth, "x-request-id": "r-5"}))
+    assert reply.status == 200 and reply.headers["cf-aig-log-id"] == "log-local"
+    assert seen[0].url.path == f"/v1/acct/team-gw/workers-ai/{MODEL}"
+    assert json.loads(seen[0].headers["cf-aig-metadata"]) == {"key": "tester", "tier": "default", "request_id": "r-5"}
 
 
 def test_openai_backend_routes_each_form_and_reshapes_the_prompt_form() -> None:
