@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gateway._limits", "gateway._stored"),
     ("gateway._upstream",),
     ("gateway._middleware",),
-    ("gateway._native", "gateway._openai", "gateway._anthropic"),
+    ("gateway._native", "gateway._openai", "gateway._anthropic", "gateway._key_report"),
     ("gateway._app", "gateway._reference"),
     ("gateway", "gateway.durable", "gateway.cli", "gateway.local"),
 ]

@@ -15,6 +15,7 @@ from ._anthropic.route import count_tokens, messages
 from ._asgi.http import ASGIApp, Receive, Scope, Send, encode_json, send_json
 from ._asgi.routing import Operation, Route, Router, without_account_prefix
 from ._config import SETTINGS_KEY, Settings, read_settings, settings_of
+from ._key_report import key_usage
 from ._limits.guards import GUARDS_KEY, Guards, guards_of
 from ._middleware.auth import AuthMiddleware
 from ._middleware.body_limit import BodyLimitMiddleware
@@ -98,6 +99,12 @@ def _gateway(summary: str, schemas: str) -> Operation:
 
 _CHAT = _openai("Create a chat completion (OpenAI's Chat Completions)", "chat_completions", chat.POLICY, streams=True)
 _RESPONSES = _openai("Create a response (OpenAI's Responses API)", "responses", responses.POLICY, streams=True)
+_USAGE = Operation(
+    "The calling key's own limits, what it has left, and what it has spent",
+    tag="Gateway",
+    schemas=_GATEWAY + "usage",
+    errors=_OPENAI_ERROR,
+)
 _NATIVE_RUN = Operation(
     "Run the model with one of its input forms (Workers AI's REST API)",
     tag="Workers AI",
@@ -143,6 +150,7 @@ ROUTES = [
         count_tokens,
         _anthropic("Estimate a message's input tokens", "count_tokens", anthropic_request.COUNT_POLICY),
     ),
+    Route("GET", "/v1/usage", key_usage, _USAGE),
 ]
 
 PUBLIC_PATHS = frozenset(route.path for route in ROUTES if route.operation is not None and route.operation.public)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ._asgi.openapi import Documented, array, obj, openapi_document, string
+from ._asgi.openapi import Documented, array, const, integer, nullable, obj, openapi_document, string
 from ._asgi.routing import Route
 from ._asgi.schema import Obj
 from ._catalog import CONTEXT_WINDOW, PRICES_PER_MILLION, aliases_of
@@ -18,7 +18,7 @@ from ._config import Settings
 from ._native.forms import FORM_NAMES
 from ._params import HARMLESS, FieldPolicy
 
-__all__ = ["forms_schema", "healthz", "openapi", "policy_schema", "reference_document"]
+__all__ = ["forms_schema", "healthz", "openapi", "policy_schema", "reference_document", "usage"]
 
 _DESCRIPTION = """\
 A Cloudflare Worker in front of Workers AI's gpt-oss: Workers AI's native `/ai/run` API, OpenAI's
@@ -71,6 +71,42 @@ def healthz() -> Documented:
 
 def openapi() -> Documented:
     return {"response": {"type": "object", "description": "This document."}}
+
+
+def usage() -> Documented:
+    """`GET /v1/usage`: the calling key's record, its tier's limits (none without TIERS), what is
+    left in each window (null where the tier sets no limit or the limiter does not say) and its
+    totals from the budget object (null for a tier that keeps none)."""
+    count, amount = nullable(integer(minimum=0)), nullable({"type": "number", "minimum": 0})
+    number = {"type": "number"}
+    window = nullable(obj({"limit": number, "remaining": nullable(number), "reset_s": nullable(number)}))
+    streams = nullable(obj({"limit": count, "open": integer(minimum=0), "remaining": count}))
+    spent = {"tokens": integer(minimum=0), "usd": number, "reserved_tokens": integer(minimum=0), "reserved_usd": number}
+    total = obj({"since": string(format="date-time"), **spent})
+    key = obj({"name": string(), "tier": string(), "models": array(string()), "expires_at": nullable(string())})
+    limits = obj(
+        {},
+        {
+            "requests": count,
+            "period_s": integer(minimum=1),
+            "tokens_per_minute": count,
+            "tokens_per_day": count,
+            "max_streams": count,
+            "usd_per_day": amount,
+            "usd_per_month": amount,
+        },
+    )
+    windows = ("requests", "tokens_per_minute", "tokens_per_day", "usd_per_day", "usd_per_month")
+    body = obj(
+        {
+            "object": const("key.usage"),
+            "key": key,
+            "limits": limits,
+            "remaining": obj({**{name: window for name in windows}, "streams": streams}),
+            "totals": nullable(obj({"today": total, "this_month": total})),
+        }
+    )
+    return {"response": body}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from .._asgi.http import ASGIApp, Receive, Scope, Send
 from .._config import settings_of
 from .._errors import RateLimited
 from .._limits.admission import guarded, put_window_headers, retry_after_s
-from .._limits.guards import guards_of, key_of
+from .._limits.guards import REQUEST_WINDOW_KEY, guards_of, key_of
 
 __all__ = ["RateLimitMiddleware"]
 
@@ -29,6 +29,7 @@ class RateLimitMiddleware:
         admission = guards_of(scope).requests.admit(key.key_id, tier)
         verdict = await guarded(scope, f"the request limiter for tier {tier.name!r}", admission)
         if verdict is not None:
+            scope[REQUEST_WINDOW_KEY] = verdict.window
             put_window_headers(context_of(scope), "requests", verdict.window)
             if not verdict.admitted:
                 raise RateLimited(
