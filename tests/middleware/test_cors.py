@@ -121,6 +121,16 @@ def test_actual_requests_carry_cors_headers_on_success_and_on_errors(
             assert "x-request-id" in exposed and "retry-after" in exposed and "x-ratelimit-remaining-tokens" in exposed
 
 
+def test_the_gateways_own_headers_may_be_sent_and_read_cross_origin(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(CORS_ORIGINS=APP)
+    sent = "x-gateway-fallback, cf-aig-cache-ttl, cf-aig-skip-cache, cf-aig-cache-key"
+    assert run(request(gw.app, "OPTIONS", NATIVE, headers=_preflight(APP, headers=sent))).status == 204
+    reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi"}, headers={**gw.auth, "origin": APP}))
+    exposed = set(reply.headers["access-control-expose-headers"].split(", "))
+    assert {"x-gateway-model", "x-gateway-fallback-from", "cf-aig-log-id", "cf-aig-cache-status"} <= exposed
+    assert {"x-ratelimit-remaining-usd-day", "x-ratelimit-reset-usd-month"} <= exposed
+
+
 def test_never_star_with_credentials(make_gateway: MakeGateway) -> None:
     gw = make_gateway(CORS_ORIGINS="*")
     for method, headers in (("OPTIONS", _preflight(APP)), ("POST", {"origin": APP})):

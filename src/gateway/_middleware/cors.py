@@ -20,10 +20,14 @@ from .._policy import ANY
 __all__ = ["CORSMiddleware", "header_allowed"]
 
 _ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")  # DELETE: /v1/responses/{id}
-# What the official SDKs and curl examples send; `x-stainless-*`, `openai-*` and `anthropic-*` are
-# prefixes (Anthropic's SDK in a browser sends `anthropic-version`, `anthropic-beta` and
-# `anthropic-dangerous-direct-browser-access`).
-_ALLOWED_HEADERS = frozenset({"authorization", "content-type", "x-api-key", "x-request-id", "accept"})
+# What the official SDKs and curl examples send, and the gateway's own request headers
+# (`x-gateway-fallback`, AI Gateway's `cf-aig-cache-*`); `x-stainless-*`, `openai-*` and
+# `anthropic-*` are prefixes (Anthropic's SDK in a browser sends `anthropic-version`,
+# `anthropic-beta` and `anthropic-dangerous-direct-browser-access`).
+_ALLOWED_HEADERS = frozenset(
+    {"authorization", "content-type", "x-api-key", "x-request-id", "accept", "x-gateway-fallback"}
+    | {"cf-aig-cache-ttl", "cf-aig-skip-cache", "cf-aig-cache-key"}
+)
 _ALLOWED_PREFIXES = ("x-stainless-", "openai-", "anthropic-")
 _EXPOSED_HEADERS = (
     "x-request-id",
@@ -42,6 +46,16 @@ _EXPOSED_HEADERS = (
     "x-ratelimit-limit-tokens-day",
     "x-ratelimit-remaining-tokens-day",
     "x-ratelimit-reset-tokens-day",
+    "x-ratelimit-limit-usd-day",
+    "x-ratelimit-remaining-usd-day",
+    "x-ratelimit-reset-usd-day",
+    "x-ratelimit-limit-usd-month",
+    "x-ratelimit-remaining-usd-month",
+    "x-ratelimit-reset-usd-month",
+    "x-gateway-model",
+    "x-gateway-fallback-from",
+    "cf-aig-log-id",
+    "cf-aig-cache-status",
 )
 _PREFLIGHT_MAX_AGE_S = 600
 
@@ -117,6 +131,7 @@ def _preflight_refusal(scope: Scope, allowed: bool, method: str) -> str | None:
     if refused:
         return (
             f"Header(s) {', '.join(refused)} are not allowed cross-origin. Allowed: authorization, content-type, "
-            "x-api-key, x-request-id, accept, x-stainless-*, openai-*, anthropic-*."
+            "x-api-key, x-request-id, accept, x-gateway-fallback, cf-aig-cache-ttl, cf-aig-cache-key, "
+            "cf-aig-skip-cache, x-stainless-*, openai-*, anthropic-*."
         )
     return None
