@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway._app import ROUTES
 from gateway._config import read_settings
-from gateway._limits.bindings import BUDGETS_BINDING, USAGE_BINDING
+from gateway._limits.bindings import BUDGETS_BINDING, CEILING_BINDING, USAGE_BINDING
 from gateway._policy import binding_name
 from gateway._stored.bindings import STORE_BINDING
 from gateway.local.assets import read_asset_config
@@ -35,6 +35,41 @@ def test_every_tier_with_a_request_limit_has_its_binding_with_the_same_limit() -
     for tier in read_settings(SimpleNamespace(**config["vars"])).tiers.values():
         if tier.requests is not None:
             assert declared[binding_name(tier.name)] == {"limit": tier.requests, "period": tier.period}
+
+
+def test_the_account_ceiling_has_its_binding_with_the_same_limit_per_minute() -> None:
+    config = _config()
+    settings = read_settings(SimpleNamespace(**config["vars"]))
+    declared = {entry["name"]: entry["simple"] for entry in config.get("ratelimits", [])}
+    if settings.account_requests_per_minute is None:
+        assert CEILING_BINDING not in declared, "a ceiling binding nothing reads: set ACCOUNT_REQUESTS_PER_MINUTE"
+        return
+    assert declared[CEILING_BINDING] == {"limit": settings.account_requests_per_minute, "period": 60}
+
+
+def test_no_tier_can_share_the_ceilings_binding_and_no_two_bindings_share_a_namespace() -> None:
+    config = _config()
+    tiers = read_settings(SimpleNamespace(**config["vars"])).tiers
+    assert CEILING_BINDING not in {binding_name(name) for name in tiers}
+    namespaces = [entry["namespace_id"] for entry in config.get("ratelimits", [])]
+    assert len(namespaces) == len(set(namespaces)), "each Rate Limiting binding counts in its own namespace"
+
+
+def test_the_optional_operator_variables_parse_as_documented() -> None:
+    # wrangler.toml ships them commented out; the documented values must be accepted as they are.
+    commented = {
+        line.lstrip("# ").split(" = ")[0]: line.split('"')[1]
+        for line in (ROOT / "wrangler.toml").read_text().splitlines()
+        if line.startswith("# ") and ' = "' in line and line.lstrip("# ").split(" = ")[0].isupper()
+    }
+    assert set(commented) >= {"AI_GATEWAY_ID", "FALLBACK_MODEL"}
+    models = "@cf/openai/gpt-oss-120b,@cf/openai/gpt-oss-20b"
+    settings = read_settings(SimpleNamespace(**{**_config()["vars"], **commented, "MODELS": models}))
+    assert settings.problems == ()
+    assert (settings.ai_gateway_id, settings.fallback_model) == (
+        commented["AI_GATEWAY_ID"],
+        commented["FALLBACK_MODEL"],
+    )
 
 
 def test_the_budget_object_is_bound_exported_and_sqlite_backed() -> None:
