@@ -40,10 +40,15 @@ class HttpRequest:
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    hangup: Hangup | None = None  # for `earlier` requests: the client cancels the body (the case's own: Case.hangup)
 
     def to_plan(self) -> dict[str, Any]:
         body = None if self.body is None else base64.b64encode(self.body).decode()
-        return {"method": self.method, "path": self.path, "headers": dict(self.headers), "body_b64": body}
+        plan = {"method": self.method, "path": self.path, "headers": dict(self.headers), "body_b64": body}
+        return {**plan, "read": self.hangup.to_plan()} if self.hangup else plan
+
+    def hung_up(self, hangup: Hangup) -> HttpRequest:
+        return HttpRequest(self.method, self.path, self.headers, self.body, hangup)
 
 
 def get(path: str, headers: Mapping[str, str] | None = None) -> HttpRequest:
@@ -59,9 +64,14 @@ def post_bytes(path: str, body: bytes, headers: Mapping[str, str] | None = None)
     return HttpRequest("POST", path, headers or {}, body)
 
 
-def answer_json(payload: Json, *, repeat: bool = False, delay_ms: int = 0) -> dict[str, Any]:
-    """The binding resolves with this object (as the parsed JSON of an upstream answer)."""
-    return {"json": payload, "repeat": repeat, "delay_ms_before": delay_ms}
+def answer_json(
+    payload: Json, *, repeat: bool = False, delay_ms: int = 0, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The binding resolves with this object (as the parsed JSON of an upstream answer).
+
+    headers: the upstream response's (AI Gateway's `cf-aig-*`), seen with `returnRawResponse`.
+    """
+    return {"json": payload, "repeat": repeat, "delay_ms_before": delay_ms, "headers": dict(headers or {})}
 
 
 def answer_stream(
@@ -72,6 +82,7 @@ def answer_stream(
     error_after: int | None = None,
     error_message: str = "upstream stream failed",
     stall_after: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The binding resolves with a ReadableStream that pushes one chunk every delay_ms.
 
@@ -90,12 +101,18 @@ def answer_stream(
         spec["error_after"] = error_after
     if stall_after is not None:
         spec["stall_after"] = stall_after
-    return {"stream": spec}
+    return {"stream": spec, "headers": dict(headers or {})}
 
 
-def answer_error(message: str, *, name: str = "InferenceUpstreamError") -> dict[str, Any]:
-    """The binding rejects, as workerd's does: an InferenceUpstreamError "<code>: <description>"."""
-    return {"throw": {"message": message, "name": name}}
+def answer_error(
+    message: str, *, name: str = "InferenceUpstreamError", status: int = 500, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The binding rejects, as workerd's does: an InferenceUpstreamError "<code>: <description>".
+
+    With `returnRawResponse` it resolves instead with a Response of this status and the upstream's
+    error body.
+    """
+    return {"throw": {"message": message, "name": name, "status": status}, "headers": dict(headers or {})}
 
 
 def limiter_throws(message: str = "rate limiter unavailable") -> dict[str, str]:

@@ -138,9 +138,15 @@ class ScriptedStream {
  * The Workers AI binding. `script` is a list of answers, one per call, in order:
  *   {json: {...}}                            resolve with a fresh plain object
  *   {stream: {chunks, delay_ms, error_after, stall_after}} resolve with a ReadableStream of bytes
- *   {throw: {message, name}}                 reject like the real binding does
- * Any answer may carry delay_ms_before (latency before answering) and
- * repeat: true (answer every later call the same way: benchmarks).
+ *   {throw: {message, name, status}}         reject like the real binding does
+ * Any answer may carry delay_ms_before (latency before answering),
+ * repeat: true (answer every later call the same way: benchmarks), and
+ * headers: the upstream response's headers (AI Gateway's cf-aig-log-id and
+ * cf-aig-cache-status). As workerd's Ai does (src/cloudflare/internal/ai-api.ts),
+ * `aiGatewayLogId` is set from them after each call, and with the option
+ * `returnRawResponse` the call resolves with the Response itself, error
+ * statuses included: the error's body is the upstream's
+ * {internalCode, description, name} that the binding turns into "<code>: <description>".
  */
 export class Ai {
   #script;
@@ -153,12 +159,16 @@ export class Ai {
     this.#isPyProxy = isPyProxy;
     this.calls = [];
     this.streams = [];
+    this.aiGatewayLogId = null;
   }
 
   async run(model, inputs, options) {
     this.calls.push(this.#describeCall(model, inputs, options));
     const answer = this.#nextAnswer();
     if (answer.delay_ms_before) await sleep(answer.delay_ms_before);
+    const headers = answer.headers ?? {};
+    this.aiGatewayLogId = headers["cf-aig-log-id"] ?? null;
+    if (options?.returnRawResponse) return this.#rawResponse(answer, headers);
     if (answer.throw) {
       throw new InferenceUpstreamError(answer.throw.message, answer.throw.name);
     }
@@ -168,6 +178,23 @@ export class Ai {
       return stream.toReadableStream();
     }
     return structuredClone(answer.json);
+  }
+
+  #rawResponse(answer, headers) {
+    if (answer.throw) {
+      const found = /^(\d{4}): (.*)$/s.exec(answer.throw.message);
+      const body = found
+        ? JSON.stringify({ internalCode: Number(found[1]), description: found[2], name: answer.throw.name })
+        : answer.throw.message;
+      const init = { status: answer.throw.status ?? 500, headers: { "content-type": "application/json", ...headers } };
+      return new Response(body, init);
+    }
+    if (answer.stream) {
+      const stream = new ScriptedStream(answer.stream, this.#clock);
+      this.streams.push(stream.record);
+      return new Response(stream.toReadableStream(), { headers: { "content-type": "text/event-stream", ...headers } });
+    }
+    return new Response(JSON.stringify(answer.json), { headers: { "content-type": "application/json", ...headers } });
   }
 
   #describeCall(model, inputs, options) {

@@ -396,7 +396,8 @@ async function runCase(spec, context) {
       // Earlier requests run to the end, waitUntil work included, before the next one starts.
       for (const requestSpec of spec.earlier ?? []) {
         const filled = withEarlierValues(requestSpec, outcome.earlier);
-        outcome.earlier.push(await exchange(workerClass, filled, null, env, tracker, clock, context, timeoutMs));
+        const read = requestSpec.read ?? null;
+        outcome.earlier.push(await exchange(workerClass, filled, read, env, tracker, clock, context, timeoutMs));
         await tracker.settle(spec.settle_timeout_ms ?? 2000);
       }
       // Requests alongside start together with the case's own, each read to its end.
