@@ -113,6 +113,17 @@ def test_a_lease_never_settled_stops_holding_its_stream_after_its_ttl(ledger: To
     assert ledger.snapshot(T0 + LEASE_TTL_MS)["day_used"] == 30  # expired leases stay charged
 
 
+def test_a_lease_never_settled_lets_go_of_its_price_with_its_ttl() -> None:
+    storage = SqliteStorageSql()
+    ledger = TokenLedger(storage)
+    ledger.reserve("lost", 10, True, 0, 0, 0, T0, usd=500)
+    assert ledger.report(T0 + LEASE_TTL_MS - 1, 0, 0, 0, 0, 0)["today"]["reserved_usd"] == 500
+    assert ledger.report(T0 + LEASE_TTL_MS, 0, 0, 0, 0, 0)["today"]["reserved_usd"] == 0  # expired: not open
+    ledger.reserve("next", 1, False, 0, 0, 0, T0 + LEASE_TTL_MS)
+    assert rows_of(storage.exec("SELECT id FROM lease_costs")) == [], "its row goes with the lease"
+    assert ledger.report(T0 + LEASE_TTL_MS, 0, 0, 0, 0, 0)["today"]["usd"] == 500, "the price stays charged"
+
+
 def test_zero_limits_mean_unlimited(ledger: TokenLedger) -> None:
     for index in range(5):
         assert reserve(ledger, f"s{index}", 10**9, T0, stream=True, per_minute=0, per_day=0, max_streams=0)["admitted"]
@@ -181,6 +192,13 @@ def test_the_durable_object_class_serves_the_ledger_over_its_rpc_methods(monkeyp
     assert first["admitted"] is True and second["reason"] == "tokens_per_minute"
     assert asyncio.run(budget.settle("lease-1", 10)) == {"settled": True}
     assert asyncio.run(budget.reserve("lease-2", 60, False, 100, 0, 0))["admitted"] is True
+    # Dollars ride along as trailing whole nano-dollars; the report reads without charging.
+    priced = asyncio.run(budget.reserve("lease-3", 5, False, 100, 0, 0, 700, 1000, 0))
+    assert priced["admitted"] is True and priced["usd_day"]["remaining"] == 300
+    assert asyncio.run(budget.settle("lease-3", 5, 250)) == {"settled": True}
+    report = asyncio.run(budget.report(100, 0, 0, 1000, 0))
+    assert report["usd_day"]["remaining"] == 750 and report["today"]["usd"] == 250
+    assert report["today"]["tokens"] == 10 + 60 + 5 and report["today"]["reserved_tokens"] == 60
     monkeypatch.delitem(sys.modules, "gateway.durable")
 
 
