@@ -195,7 +195,8 @@ def a_request_over_the_token_budget_is_429_once_an_earlier_one_used_it(outcome: 
     assert [c.method for c in budgets.calls] == ["reserve", "settle", "reserve"]
     reserve, settle, refused = budgets.calls
     assert reserve.args[1] == reserved and reserve.result["admitted"] is True
-    assert settle.args == [reserve.args[0], 1500], "settled with the real usage, under the same lease"
+    # Settled with the real usage and its list price in nano-dollars, under the same lease.
+    assert settle.args == [reserve.args[0], 1500, 1000 * 350 + 500 * 750]
     assert refused.result["admitted"] is False
     assert day_window(outcome)["used"] == 1500
 
@@ -225,7 +226,7 @@ def a_stream_is_settled_with_its_streamed_usage_when_it_ends(outcome: Outcome) -
     reserve, settle = budgets.calls
     assert (reserve.method, settle.method) == ("reserve", "settle")
     assert reserve.args[2] is True, "reserved as a stream (it holds a stream slot)"
-    assert settle.args == [reserve.args[0], 9]
+    assert settle.args == [reserve.args[0], 9, 4 * 350 + 5 * 750]
     (upstream,) = outcome.ai_streams
     assert settle.t_ms >= upstream.produced[-1]["t_ms"], "settled only once the stream had ended"
     assert day_window(outcome)["used"] == 9
@@ -240,7 +241,7 @@ def a_failed_upstream_call_is_refunded(outcome: Outcome) -> None:
     assert_rpc_was_plain(outcome)
     reserve, settle = outcome.durable_objects["TOKEN_BUDGETS"].calls
     assert reserve.args[1] > 0
-    assert settle.args == [reserve.args[0], 0]
+    assert settle.args == [reserve.args[0], 0, 0]
     assert day_window(outcome)["used"] == 0
 
 
@@ -254,7 +255,7 @@ def a_stream_that_fails_upstream_before_its_usage_is_refunded(outcome: Outcome) 
     outcome.assert_served()
     assert outcome.events()[-1].event == "error"
     reserve, settle = outcome.durable_objects["TOKEN_BUDGETS"].calls
-    assert settle.args == [reserve.args[0], 0]
+    assert settle.args == [reserve.args[0], 0, 0]
     assert day_window(outcome)["used"] == 0
 
 
@@ -276,7 +277,7 @@ def a_stream_the_client_leaves_is_charged_its_whole_reservation(outcome: Outcome
     budgets = outcome.durable_objects["TOKEN_BUDGETS"]
     assert [c.method for c in budgets.calls] == ["reserve", "settle"], "a hangup still settles"
     reserve, settle = budgets.calls
-    assert settle.args == [reserve.args[0], reserve.args[1]]
+    assert settle.args == [reserve.args[0], reserve.args[1], reserve.args[6]], "tokens and price as reserved"
     (tables,) = budgets.tables.values()
     assert tables["leases"] == [], "the stream slot is released"
 
