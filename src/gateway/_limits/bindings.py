@@ -26,7 +26,7 @@ from .._asgi.context import RequestContext
 from .._js import plain, to_js_object
 from .._policy import ApiKey, Tier, binding_name, parse_key_record
 from .analytics import data_point
-from .guards import BudgetVerdict, Guards, RequestVerdict, Window, nano_usd
+from .guards import BudgetVerdict, Guards, RequestVerdict, Window, ledger_limits
 
 __all__ = [
     "BUDGETS_BINDING",
@@ -92,16 +92,9 @@ class DurableBudgets:
     async def reserve(
         self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier, usd: int
     ) -> BudgetVerdict:
+        per_minute, per_day, max_streams, usd_per_day, usd_per_month = ledger_limits(tier)
         answer = await self._stub(key_id).reserve(
-            lease_id,
-            tokens,
-            stream,
-            tier.tokens_per_minute or 0,
-            tier.tokens_per_day or 0,
-            tier.max_streams or 0,
-            usd,
-            nano_usd(tier.usd_per_day),
-            nano_usd(tier.usd_per_month),
+            lease_id, tokens, stream, per_minute, per_day, max_streams, usd, usd_per_day, usd_per_month
         )
         return BudgetVerdict.from_ledger(plain(answer))
 
@@ -109,9 +102,7 @@ class DurableBudgets:
         await self._stub(key_id).settle(lease_id, tokens, usd)
 
     async def report(self, key_id: str, tier: Tier) -> dict[str, Any]:
-        limits = (tier.tokens_per_minute or 0, tier.tokens_per_day or 0, tier.max_streams or 0)
-        answer = await self._stub(key_id).report(*limits, nano_usd(tier.usd_per_day), nano_usd(tier.usd_per_month))
-        return plain(answer)  # type: ignore[no-any-return]
+        return plain(await self._stub(key_id).report(*ledger_limits(tier)))  # type: ignore[no-any-return]
 
 
 class KvKeyStore:

@@ -29,6 +29,7 @@ __all__ = [
     "Window",
     "guards_of",
     "key_of",
+    "ledger_limits",
     "nano_usd",
     "request_window_of",
 ]
@@ -45,6 +46,13 @@ NANO_USD = 1_000_000_000
 def nano_usd(dollars: float | None) -> int:
     """A dollar amount as whole nano-dollars; None (no limit) as 0, the ledger's "not limited"."""
     return 0 if dollars is None else round(dollars * NANO_USD)
+
+
+def ledger_limits(tier: Tier) -> tuple[int, int, int, int, int]:
+    """A tier's limits as the ledger takes them (0: not limited): tokens per minute and per day,
+    open streams, nano-dollars per day and per month."""
+    tokens = (tier.tokens_per_minute or 0, tier.tokens_per_day or 0, tier.max_streams or 0)
+    return (*tokens, nano_usd(tier.usd_per_day), nano_usd(tier.usd_per_month))
 
 
 class Window(FrozenRecord):

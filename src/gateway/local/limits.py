@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._limits.guards import BudgetVerdict, Guards, KeyStore, RequestVerdict, UsageSink, Window, nano_usd
+from .._limits.guards import BudgetVerdict, Guards, KeyStore, RequestVerdict, UsageSink, Window, ledger_limits
 from .._limits.ledger import TokenLedger
 from .._policy import Tier
 from .sql import SqliteStorageSql
@@ -59,17 +59,18 @@ class InProcessBudgets:
     async def reserve(
         self, key_id: str, lease_id: str, tokens: int, stream: bool, tier: Tier, usd: int
     ) -> BudgetVerdict:
+        per_minute, per_day, max_streams, usd_per_day, usd_per_month = ledger_limits(tier)
         answer = self.ledger(key_id).reserve(
             lease_id,
             tokens,
             stream,
-            tier.tokens_per_minute or 0,
-            tier.tokens_per_day or 0,
-            tier.max_streams or 0,
+            per_minute,
+            per_day,
+            max_streams,
             self._now_ms(),
             usd=usd,
-            usd_per_day=nano_usd(tier.usd_per_day),
-            usd_per_month=nano_usd(tier.usd_per_month),
+            usd_per_day=usd_per_day,
+            usd_per_month=usd_per_month,
         )
         return BudgetVerdict.from_ledger(answer)
 
@@ -77,10 +78,7 @@ class InProcessBudgets:
         self.ledger(key_id).settle(lease_id, tokens, usd)
 
     async def report(self, key_id: str, tier: Tier) -> dict[str, Any]:
-        limits = (tier.tokens_per_minute or 0, tier.tokens_per_day or 0, tier.max_streams or 0)
-        return self.ledger(key_id).report(
-            self._now_ms(), *limits, nano_usd(tier.usd_per_day), nano_usd(tier.usd_per_month)
-        )
+        return self.ledger(key_id).report(self._now_ms(), *ledger_limits(tier))
 
 
 def local_guards(clock: Clock = time.time, keys: KeyStore | None = None, usage: UsageSink | None = None) -> Guards:
