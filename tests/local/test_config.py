@@ -53,3 +53,18 @@ def test_without_a_reasoning_secret_one_is_made_for_the_run_and_said(tmp_path: P
     kept = build_local_app(tmp_path, environ={"REASONING_SECRET": "k" * 40})
     assert not kept.generated_secret and kept.env["REASONING_SECRET"] == "k" * 40
     assert "secret made for this run" not in banner(kept, "http://127.0.0.1:1")
+
+
+def test_the_banner_names_what_operates_on_the_traffic(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    environ = {
+        "MODELS": "@cf/openai/gpt-oss-120b,@cf/openai/gpt-oss-20b",
+        "AI_GATEWAY_ID": "team-gw",
+        "FALLBACK_MODEL": "@cf/openai/gpt-oss-20b",
+        "ACCOUNT_REQUESTS_PER_MINUTE": "300",
+    }
+    text = banner(build_local_app(tmp_path, environ=environ), "http://127.0.0.1:1")
+    assert "ai gateway: team-gw  (only the rest backend goes through it, not emulator)" in text
+    assert "fallback: @cf/openai/gpt-oss-20b" in text
+    assert "ceiling:  300 model calls a minute across keys (in-process)" in text
+    assert "ai gateway" not in banner(build_local_app(tmp_path, environ={}), "http://127.0.0.1:1")

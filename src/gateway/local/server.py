@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 from .._app import Gateway
 from .._asgi.http import ASGIApp
-from .._config import read_settings
+from .._config import Settings, read_settings
 from .._upstream.backend import Backend
 from .assets import StaticAssets, read_asset_config
 from .config import load_env
@@ -179,6 +179,7 @@ def banner(local: LocalApp, url: str) -> str:
             "  reasoning: encrypted_content sealed with a secret made for this run (REASONING_SECRET is not set);",
             "            tokens from this run do not open after a restart",
         ]
+    lines += _operations(settings, local.backend.name)
     lines += [f"  problem:  {problem}" for problem in settings.problems]
     if local.assets is not None:
         lines.append(f"  page:     {url}/  (playground; API reference at {url}/docs)")
@@ -186,6 +187,20 @@ def banner(local: LocalApp, url: str) -> str:
             lines.append("  problem:  the pages' libraries are missing: run `npm ci` (or `npm run vendor`)")
     lines.append(f"  try:      curl {url}/healthz")
     return "\n".join(lines)
+
+
+def _operations(settings: Settings, backend: str) -> list[str]:
+    lines = []
+    if settings.ai_gateway_id:
+        unused = "" if backend == "rest" else f"  (only the rest backend goes through it, not {backend})"
+        lines.append(f"  ai gateway: {settings.ai_gateway_id}{unused}")
+    if settings.fallback_model:
+        lines.append(f"  fallback: {settings.fallback_model}")
+    if settings.account_requests_per_minute:
+        lines.append(
+            f"  ceiling:  {settings.account_requests_per_minute} model calls a minute across keys (in-process)"
+        )
+    return lines
 
 
 def serve(host: str, port: int, backend_name: str | None, root: Path) -> int:
