@@ -104,3 +104,24 @@ def test_the_ceiling_variable_is_checked() -> None:
         problems = read_settings(SimpleNamespace(ACCOUNT_REQUESTS_PER_MINUTE=bad)).problems
         assert any("ACCOUNT_REQUESTS_PER_MINUTE must be a whole number" in p for p in problems), bad
     assert read_settings(SimpleNamespace(ACCOUNT_REQUESTS_PER_MINUTE="300")).account_requests_per_minute == 300
+
+
+def test_a_request_its_own_budget_refuses_never_uses_up_the_ceiling(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(keys=TWO_KEYS, clock=clock, TIERS=tiers(tokens_per_minute=800), ACCOUNT_REQUESTS_PER_MINUTE="2")
+    too_big = {"prompt": "hi", "max_tokens": 500}
+    assert run(request(gw.app, "POST", NATIVE, body=too_big, headers=bearer(ALICE))).status == 200
+    for _ in range(3):  # alice is over her minute budget: 429s of her own, not the service's
+        refused = run(request(gw.app, "POST", NATIVE, body=too_big, headers=bearer(ALICE)))
+        assert refused.status == 429 and "left this minute" in refused.json()["errors"][0]["message"]
+    assert run(request(gw.app, "POST", NATIVE, body=BODY, headers=bearer(BOB))).status == 200, "bob still fits"
+
+
+def test_a_ceiling_refusal_refunds_the_reservation(make_gateway: MakeGateway) -> None:
+    clock = FakeClock()
+    gw = make_gateway(clock=clock, TIERS=tiers(tokens_per_minute=100_000), ACCOUNT_REQUESTS_PER_MINUTE="1")
+    assert run(request(gw.app, "POST", NATIVE, body=BODY, headers=gw.auth)).status == 200
+    refused = run(request(gw.app, "POST", NATIVE, body=BODY, headers=gw.auth))
+    assert refused.status == 429
+    line = json.loads(gw.logs[-1])
+    assert line["tokens_reserved"] > 0 and line["tokens_charged"] == 0

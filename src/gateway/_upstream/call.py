@@ -246,12 +246,18 @@ async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: 
     context.model = model
     check_key_scope(scope, model)
     check_context_window(inputs)
-    await admit_to_account(scope)
     fallback = fallback_for(scope, model, inputs, options)
     options = run_options(scope, options)
     # Reserved before the call (at the dearer of the models that may answer), settled when the
     # request ends (a stream's end included).
     reservation = await reserve_tokens(scope, inputs, (model, fallback) if fallback else (model,))
+    # The account's ceiling last: a request its key's own limits refuse never uses it up.
+    try:
+        await admit_to_account(scope)
+    except BaseException:
+        if reservation is not None:
+            reservation.fail()
+        raise
     record_usage_after(scope)
     started = time.perf_counter()
     try:
