@@ -31,6 +31,17 @@ def test_a_request_over_http_with_the_printed_key(server: Server) -> None:
     assert httpx.post(server.url + NATIVE, json={"prompt": "x"}).status_code == 401
 
 
+def test_a_key_reads_its_own_usage_over_http(server: Server) -> None:
+    auth = {"authorization": f"Bearer {server.key}"}
+    answer = httpx.post(server.url + NATIVE, json={"prompt": "count me", "max_tokens": 64}, headers=auth)
+    spent = answer.json()["result"]["usage"]
+    report = httpx.get(server.url + "/v1/usage", headers=auth).json()
+    assert report["key"]["name"] == "local-dev" and report["key"]["tier"] == "default"  # wrangler.toml's tier
+    assert report["totals"]["today"]["tokens"] == spent["prompt_tokens"] + spent["completion_tokens"]
+    assert report["remaining"]["requests"]["remaining"] is not None, "the in-process limiter knows what is left"
+    assert "ceiling:  300 model calls a minute" in server.banner
+
+
 def test_a_stream_over_http_arrives_incrementally(server: Server) -> None:
     body = {"messages": [{"role": "user", "content": "stream please"}], "stream": True}
     arrivals: list[float] = []
