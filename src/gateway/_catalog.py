@@ -11,12 +11,13 @@ __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
     "LONGEST_TOKEN_BYTES",
+    "NANO_USD",
     "OPENAI_DEFAULT_MAX_TOKENS",
     "PRICES_PER_MILLION",
     "RELEASED_AT",
     "WORKERS_AI_DEFAULT_MAX_TOKENS",
     "aliases_of",
-    "cost_usd",
+    "price_nano_usd",
     "served_model",
 ]
 
@@ -46,9 +47,14 @@ OPENAI_DEFAULT_MAX_TOKENS = 8_192
 # gpt-oss's release date (2025-08-05), for OpenAI's `created` on model objects.
 RELEASED_AT = 1754352000
 
-# (input, output, cached input) USD per million tokens. Workers AI bills prefix-cached input tokens
-# at a lower rate on the models whose page publishes one ("per M cached input tokens", as
-# kimi-k2.5's does); the gpt-oss pages publish none, so their cached tokens cost the input rate.
+# Money is counted in whole nano-dollars (10^-9 USD): a price per million tokens with up to three
+# decimals is a whole number of them per token, so every sum of prices is exact.
+NANO_USD = 1_000_000_000
+
+# (input, output, cached input) USD per million tokens, to at most three decimals. Workers AI bills
+# prefix-cached input tokens at a lower rate on the models whose page publishes one ("per M cached
+# input tokens", as kimi-k2.5's does); the gpt-oss pages publish none, so their cached tokens cost
+# the input rate.
 PRICES_PER_MILLION: dict[str, tuple[float, float, float | None]] = {
     "@cf/openai/gpt-oss-120b": (0.35, 0.75, None),
     "@cf/openai/gpt-oss-20b": (0.20, 0.30, None),
@@ -66,14 +72,24 @@ def served_model(name: str, models: tuple[str, ...]) -> str | None:
     return next((model for model in models if name in aliases_of(model)), None)
 
 
-def cost_usd(
+def price_nano_usd(
     model: str | None, input_tokens: int | None, output_tokens: int | None, cached_tokens: int | None = None
-) -> float | None:
-    """What a call cost: `cached_tokens` (a part of `input_tokens`) at the cached rate, if there is one."""
+) -> int | None:
+    """What these tokens cost on this model at its list price, in whole nano-dollars: `cached_tokens`
+    (a part of `input_tokens`) at the cached rate where there is one, the rest of the input and the
+    output at theirs. None for a model without prices, or no usage."""
     prices = PRICES_PER_MILLION.get(model or "")
     if prices is None or (input_tokens is None and output_tokens is None):
         return None
     input_rate, output_rate, cached_rate = prices
     cached = min(cached_tokens or 0, input_tokens or 0)
-    total = ((input_tokens or 0) - cached) * input_rate + cached * (input_rate if cached_rate is None else cached_rate)
-    return round((total + (output_tokens or 0) * output_rate) / 1_000_000, 8)
+    return (
+        ((input_tokens or 0) - cached) * _per_token(input_rate)
+        + cached * _per_token(input_rate if cached_rate is None else cached_rate)
+        + (output_tokens or 0) * _per_token(output_rate)
+    )
+
+
+def _per_token(rate_per_million: float) -> int:
+    """A rate in USD per million tokens as whole nano-dollars per token."""
+    return round(rate_per_million * 1000)

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ._asgi.http import Receive, Scope, Send, send_json
+from ._catalog import NANO_USD
 from ._config import settings_of
 from ._limits.admission import guarded
-from ._limits.guards import NANO_USD, Window, guards_of, key_of, request_window_of
+from ._limits.guards import Window, guards_of, key_of, request_window_of
 from ._policy import ApiKey, Tier, format_time
 
 __all__ = ["key_usage"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
+from gateway._catalog import NANO_USD, WORKERS_AI_DEFAULT_MAX_TOKENS
 from gateway._config import SETTINGS_KEY, read_settings
 from gateway._limits.bindings import DurableBudgets
 from gateway._limits.budget import (
@@ -20,7 +20,7 @@ from gateway._limits.budget import (
     max_tokens_for,
     output_room,
 )
-from gateway._limits.guards import KEY_KEY, NANO_USD, BudgetVerdict, Guards
+from gateway._limits.guards import KEY_KEY, BudgetVerdict, Guards
 from gateway._limits.ledger import TokenLedger
 from gateway._policy import Tier
 from gateway._upstream.backend import UpstreamResult

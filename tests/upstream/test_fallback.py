@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from gateway._catalog import NANO_USD
 from gateway._errors import WorkersAIError
 from gateway._limits.bindings import AnalyticsUsage
 from gateway._limits.budget import max_nano_usd_for
-from gateway._limits.guards import NANO_USD
 from gateway._upstream.backend import UpstreamResult
 from gateway.local.emulator import Emulator, Faults
 from gateway.local.keygen import key_entry

@@ -18,15 +18,15 @@ from typing import Any
 
 from .._asgi.context import RequestContext, context_of
 from .._asgi.http import Scope
-from .._catalog import cost_usd
 from .._policy import ApiKey
+from .cost import cost_usd
 from .guards import guards_of, key_of
 
 __all__ = ["data_point", "record_usage_after"]
 
 
 def data_point(key: ApiKey, context: RequestContext) -> dict[str, Any]:
-    cost = cost_usd(context.model, context.input_tokens, context.output_tokens, context.cached_tokens) or 0.0
+    cost = cost_usd(context) or 0.0
     return {
         "indexes": [key.key_id[:32]],  # Analytics Engine allows at most 32 bytes here
         "blobs": [key.name, context.model or "", context.route or "", str(context.status or 0)],

@@ -6,7 +6,8 @@ as a request finisher, so it sees a stream's final usage, a client that left, or
 | how the request ended                          | charged                                     |
 |------------------------------------------------|---------------------------------------------|
 | answered, usage reported (streamed or not)     | the reported input + output tokens, and     |
-|                                                | their price at the answering model's rates  |
+|                                                | their price at the answering model's rates, |
+|                                                | cached input at its rate (`cost.py`)        |
 | the call failed before answering               | nothing (refunded)                          |
 | a stream failed upstream before its usage      | nothing (refunded: the upstream failed)     |
 | the client left before the usage arrived       | the whole reservation (the model may have   |
@@ -22,7 +23,8 @@ The reservation is an upper bound of what the call can cost, so concurrent calls
 - a batch (`requests: [...]`) reserves the sum over its requests; polling a batch reserves 0
   (its tokens were reserved when it was queued);
 - dollars: those bounds at the list price (`_catalog.PRICES_PER_MILLION`) of the dearest model
-  that may answer (the one asked for, or the fallback), in whole nano-dollars.
+  that may answer (the one asked for, or the fallback), in whole nano-dollars, with no input
+  counted as cached (a cached rate is never above the input rate).
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from typing import Any
 
 from .._asgi.context import RequestContext, context_of
 from .._asgi.http import Scope
-from .._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS, cost_usd
+from .._catalog import NANO_USD, WORKERS_AI_DEFAULT_MAX_TOKENS, price_nano_usd
 from .._config import settings_of
 from .._errors import InvalidRequest, RateLimited
 from .._policy import Tier
 from .._valueclass import Record
 from .admission import guarded, put_window_headers, retry_after_s
-from .guards import NANO_USD, BudgetVerdict, guards_of, key_of
+from .cost import cost_nano_usd
+from .guards import BudgetVerdict, guards_of, key_of
 
 __all__ = [
     "TEMPLATE_OVERHEAD_TOKENS",
@@ -47,7 +50,6 @@ __all__ = [
     "format_usd",
     "max_nano_usd_for",
     "max_tokens_for",
-    "nano_usd_of",
     "output_room",
     "reserve_tokens",
 ]
@@ -62,12 +64,9 @@ def max_tokens_for(inputs: dict[str, Any]) -> int:
 
 def max_nano_usd_for(inputs: dict[str, Any], models: tuple[str, ...]) -> int:
     """The most one call with these inputs can cost, answered by any of `models`, in nano-dollars."""
-    return max((sum(nano_usd_of(model, *bound) for bound in _bounds(inputs)) for model in models), default=0)
-
-
-def nano_usd_of(model: str | None, input_tokens: int | None, output_tokens: int | None) -> int:
-    """The list price of these tokens on this model, in whole nano-dollars (0 for a model without one)."""
-    return round((cost_usd(model, input_tokens, output_tokens) or 0.0) * NANO_USD)
+    # None of the input counted as cached: the cached rate is never above the input rate.
+    costs = ((price_nano_usd(model, *bound) or 0 for bound in _bounds(inputs)) for model in models)
+    return max((sum(cost) for cost in costs), default=0)
 
 
 def format_usd(nano: int) -> str:
@@ -129,8 +128,8 @@ class Reservation(Record):
         """What this call really cost, tokens and nano-dollars, by how the request ended (the table above)."""
         if context.input_tokens is not None or context.output_tokens is not None:
             tokens = (context.input_tokens or 0) + (context.output_tokens or 0)
-            # context.model is the model that answered: the fallback's rates when it served the request.
-            return tokens, nano_usd_of(context.model, context.input_tokens, context.output_tokens)
+            # At the answering model's rates (the fallback's when it served), cached input at its rate.
+            return tokens, cost_nano_usd(context) or 0
         if context.aborted:
             return self.tokens, self.usd
         if self.failed or context.error is not None:

@@ -11,13 +11,13 @@ from typing import Any, Protocol
 
 from .._asgi.context import RequestContext
 from .._asgi.http import Scope
+from .._catalog import NANO_USD
 from .._policy import ApiKey, Tier
 from .._valueclass import FrozenRecord, Record
 
 __all__ = [
     "GUARDS_KEY",
     "KEY_KEY",
-    "NANO_USD",
     "REQUEST_WINDOW_KEY",
     "BudgetVerdict",
     "Guards",
@@ -38,9 +38,6 @@ GUARDS_KEY = "gateway.guards"
 KEY_KEY = "gateway.key"
 # The key's request window as the rate-limit layer last saw it (GET /v1/usage shows it).
 REQUEST_WINDOW_KEY = "gateway.request_window"
-
-# Dollars cross RPC and sit in the ledger as whole nano-dollars (10^-9 USD), so sums are exact.
-NANO_USD = 1_000_000_000
 
 
 def nano_usd(dollars: float | None) -> int:

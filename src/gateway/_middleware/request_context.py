@@ -11,8 +11,8 @@ from typing import Any
 
 from .._asgi.context import CONTEXT_KEY, RequestContext
 from .._asgi.http import ASGIApp, Message, Receive, Scope, Send, header
-from .._catalog import cost_usd
 from .._envelopes import is_anthropic_path
+from .._limits.cost import cost_usd
 
 __all__ = ["LogSink", "RequestContextMiddleware"]
 
@@ -97,7 +97,7 @@ def _log_record(scope: Scope, context: RequestContext) -> dict[str, Any]:
         "input_tokens": context.input_tokens,
         "output_tokens": context.output_tokens,
         "cached_tokens": context.cached_tokens,
-        "cost_usd": cost_usd(context.model, context.input_tokens, context.output_tokens, context.cached_tokens),
+        "cost_usd": cost_usd(context),
         "duration_ms": round(context.elapsed_ms(), 1),
         "ttfb_ms": None if context.first_byte_ms is None else round(context.first_byte_ms, 1),
         "upstream_ms": None if context.upstream_ms is None else round(context.upstream_ms, 1),
