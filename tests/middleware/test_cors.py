@@ -123,8 +123,11 @@ def test_actual_requests_carry_cors_headers_on_success_and_on_errors(
 
 def test_the_gateways_own_headers_may_be_sent_and_read_cross_origin(make_gateway: MakeGateway) -> None:
     gw = make_gateway(CORS_ORIGINS=APP)
-    sent = "x-gateway-fallback, cf-aig-cache-ttl, cf-aig-skip-cache, cf-aig-cache-key"
+    sent = "x-session-affinity, x-gateway-fallback, cf-aig-cache-ttl, cf-aig-skip-cache, cf-aig-cache-key"
     assert run(request(gw.app, "OPTIONS", NATIVE, headers=_preflight(APP, headers=sent))).status == 204
+    refused = run(request(gw.app, "OPTIONS", NATIVE, headers=_preflight(APP, headers="x-made-up")))
+    message = refused.json()["errors"][0]["message"]
+    assert refused.status == 403 and "x-made-up" in message and "x-session-affinity, x-gateway-fallback" in message
     reply = run(request(gw.app, "POST", NATIVE, body={"prompt": "hi"}, headers={**gw.auth, "origin": APP}))
     exposed = set(reply.headers["access-control-expose-headers"].split(", "))
     assert {"x-gateway-model", "x-gateway-fallback-from", "cf-aig-log-id", "cf-aig-cache-status"} <= exposed

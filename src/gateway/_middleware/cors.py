@@ -20,13 +20,22 @@ from .._policy import ANY
 __all__ = ["CORSMiddleware", "header_allowed"]
 
 _ALLOWED_METHODS = ("GET", "POST", "DELETE", "OPTIONS")  # DELETE: /v1/responses/{id}
-# What the official SDKs and curl examples send, and the gateway's own request headers
-# (`x-gateway-fallback`, AI Gateway's `cf-aig-cache-*`); `x-stainless-*`, `openai-*` and
-# `anthropic-*` are prefixes (Anthropic's SDK in a browser sends `anthropic-version`,
-# `anthropic-beta` and `anthropic-dangerous-direct-browser-access`).
-_ALLOWED_HEADERS = frozenset(
-    {"authorization", "content-type", "x-api-key", "x-request-id", "accept", "x-gateway-fallback"}
-    | {"cf-aig-cache-ttl", "cf-aig-skip-cache", "cf-aig-cache-key"}
+# What the official SDKs and curl examples send, and the request headers the gateway acts on
+# (`x-session-affinity`, `x-gateway-fallback`, AI Gateway's `cf-aig-cache-*`), in the order a
+# refusal names them; `x-stainless-*`, `openai-*` and `anthropic-*` are prefixes (Anthropic's SDK
+# in a browser sends `anthropic-version`, `anthropic-beta` and
+# `anthropic-dangerous-direct-browser-access`).
+_ALLOWED_HEADERS = (
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-request-id",
+    "accept",
+    "x-session-affinity",
+    "x-gateway-fallback",
+    "cf-aig-cache-ttl",
+    "cf-aig-skip-cache",
+    "cf-aig-cache-key",
 )
 _ALLOWED_PREFIXES = ("x-stainless-", "openai-", "anthropic-")
 _EXPOSED_HEADERS = (
@@ -130,8 +139,7 @@ def _preflight_refusal(scope: Scope, allowed: bool, method: str) -> str | None:
     refused = [name.strip() for name in requested.split(",") if name.strip() and not header_allowed(name)]
     if refused:
         return (
-            f"Header(s) {', '.join(refused)} are not allowed cross-origin. Allowed: authorization, content-type, "
-            "x-api-key, x-request-id, accept, x-gateway-fallback, cf-aig-cache-ttl, cf-aig-cache-key, "
-            "cf-aig-skip-cache, x-stainless-*, openai-*, anthropic-*."
+            f"Header(s) {', '.join(refused)} are not allowed cross-origin. Allowed: "
+            f"{', '.join((*_ALLOWED_HEADERS, *(prefix + '*' for prefix in _ALLOWED_PREFIXES)))}."
         )
     return None
