@@ -44,11 +44,12 @@ CAPACITY = "3040: Capacity temporarily exceeded, please try again."
 book = CaseBook(app="gateway", env={**GATEWAY_ENV, "RETRY_BASE_MS": "1"})
 
 
-def chat(*, stream: bool = False, headers: dict[str, str] | None = None) -> HttpRequest:
+def chat(*, stream: bool = False, headers: dict[str, str] | None = None, **fields: Any) -> HttpRequest:
     body: dict[str, Any] = {
         "model": "gpt-oss-120b",
         "messages": [{"role": "user", "content": "hello"}],
         "max_tokens": 100,
+        **fields,
     }
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
@@ -141,6 +142,23 @@ def a_stream_through_ai_gateway_is_relayed_as_it_is_produced(outcome: Outcome) -
     produced = [record["t_ms"] for record in upstream.produced]
     first_content = next(chunk.t_ms for chunk in outcome.chunks if b"Hel" in chunk.data)
     assert first_content < produced[-1], "the first words reached the client before the upstream had finished"
+
+
+@book.case(
+    request=chat(stream=True, prompt_cache_key="conversation-1"),
+    env=AIG_ENV,
+    ai=[answer_stream(streamed("Hel", "lo"), delay_ms=5, headers={"cf-aig-log-id": "log-a"})],
+)
+def the_prefix_cache_session_rides_with_ai_gateway_on_the_raw_response(outcome: Outcome) -> None:
+    outcome.assert_served()
+    (call,) = outcome.ai_calls
+    assert call.arg_count == 3 and call.non_plain == [], "options must be a plain JS object"
+    assert set(call.options) == {"extraHeaders", "gateway", "returnRawResponse"}
+    affinity = call.options["extraHeaders"]["x-session-affinity"]
+    assert affinity.startswith("ses_") and "conversation-1" not in json.dumps(call.options)
+    assert call.options["gateway"]["id"] == "team-gw" and call.options["returnRawResponse"] is True
+    assert outcome.header("cf-aig-log-id") == "log-a"
+    assert [event.data for event in outcome.events()][-1] == "[DONE]"
 
 
 @book.case(

@@ -166,6 +166,10 @@ def test_prefix_caching_reports_shared_whole_blocks_per_session() -> None:
     assert "prompt_tokens_details" not in cold["usage"] and "prompt_tokens_details" not in other["usage"]
     cached = warm["usage"]["prompt_tokens_details"]["cached_tokens"]
     assert cached % 16 == 0 and 0 < cached < warm["usage"]["prompt_tokens"]
+    small = run(
+        emulator.run("@cf/openai/gpt-oss-20b", {"messages": [long, {"role": "user", "content": "two"}]}, session)
+    )
+    assert "prompt_tokens_details" not in small["usage"], "another model's instances hold no cache of it"
 
 
 REFUSED_BY_THE_SCHEMA: list[dict[str, Any]] = [

@@ -155,6 +155,21 @@ def test_the_local_server_routes_through_ai_gateway_when_it_is_configured(make_g
     assert json.loads(seen[0].headers["cf-aig-metadata"]) == {"key": "tester", "tier": "default", "request_id": "r-5"}
 
 
+def test_through_ai_gateway_the_session_affinity_header_goes_too(make_gateway: MakeGateway) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, json=ENVELOPE)
+
+    gw = make_gateway(via_gateway(handler), AI_GATEWAY_ID="team-gw")
+    body = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "x"}], "prompt_cache_key": "c-1"}
+    assert run(request(gw.app, "POST", "/v1/chat/completions", body=body, headers=gw.auth)).status == 200
+    (sent,) = seen
+    assert sent.url.path == f"/v1/acct/team-gw/workers-ai/{MODEL}" and "cf-aig-metadata" in sent.headers
+    assert sent.headers["x-session-affinity"].startswith("ses_")
+
+
 def test_openai_backend_routes_each_form_and_reshapes_the_prompt_form() -> None:
     paths: list[str] = []
 

@@ -35,10 +35,12 @@ class FullModel:
     def __init__(self, full: str = BIG, *, also: int = 0, faults: Faults | None = None) -> None:
         self.full, self.inner = full, Emulator(token_delay_ms=1, faults=faults or Faults())
         self.calls: list[str] = []
+        self.options: list[dict[str, Any]] = []
         self.also = also  # the next calls to the other model fail too
 
     async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
         self.calls.append(model)
+        self.options.append(options)
         if model == self.full or self.also > 0:
             self.also -= model != self.full
             raise WorkersAIError(3040, "Capacity temporarily exceeded, please try again.")
@@ -167,3 +169,12 @@ def test_a_fallback_outside_models_is_a_configuration_problem(make_gateway: Make
     reply = post(gw, NATIVE, PROMPT)
     assert reply.status == 503
     assert "FALLBACK_MODEL must be one of the served MODELS" in reply.json()["errors"][0]["message"]
+
+
+def test_the_fallbacks_call_carries_the_same_options_session_and_ai_gateway(make_gateway: MakeGateway) -> None:
+    backend = FullModel()
+    gw = make_gateway(backend, AI_GATEWAY_ID="team-gw", **BOTH)
+    reply = post(gw, "/v1/chat/completions", {**CHAT, "prompt_cache_key": "c-1"})
+    assert reply.status == 200 and reply.json()["model"] == "gpt-oss-20b"
+    assert backend.calls[-1] == SMALL and backend.options[-1] == backend.options[0]
+    assert set(backend.options[-1]) == {"extraHeaders", "gateway"}

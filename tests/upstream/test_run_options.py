@@ -1,5 +1,6 @@
-"""The options of each model call: AI Gateway's `gateway` (id, metadata, cache controls by tier), and
-what AI Gateway says back (its log id and cache status) reaching the client and the log line."""
+"""The options of each model call: AI Gateway's `gateway` (id, metadata, cache controls by tier),
+the prefix-cache session (`extraHeaders`), and what AI Gateway says back (its log id and cache
+status) reaching the client and the log line."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ from tests.doubles import AiBinding, FixedBackend
 
 PROMPT = {"prompt": "hi"}
 ANSWER = {"response": "Hello", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+CHAT_ANSWER = {
+    "object": "chat.completion",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+}
 CHAT = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}
 TIERS = json.dumps({"default": {"requests": 100}, "cached": {"requests": 100, "ai_gateway_cache_headers": True}})
 CACHE_HEADERS = {"cf-aig-cache-ttl": "3600", "cf-aig-skip-cache": "true", "cf-aig-cache-key": "faq-42"}
@@ -150,3 +156,27 @@ def test_a_bad_gateway_id_is_a_configuration_problem(make_gateway: MakeGateway) 
     gw = make_gateway(AI_GATEWAY_ID="team gw/../x")
     reply = post(gw)
     assert reply.status == 503 and "AI_GATEWAY_ID must be an AI Gateway's id" in reply.json()["errors"][0]["message"]
+
+
+def test_affinity_and_ai_gateway_are_one_set_of_options_on_the_raw_response_path(make_gateway: MakeGateway) -> None:
+    binding = AiBinding((200, CHAT_ANSWER, {"cf-aig-log-id": "log-2"}))
+    gw = make_gateway(BindingBackend(binding), AI_GATEWAY_ID="team-gw")
+    reply = post(gw, {"x-request-id": "req-9"}, path="/v1/chat/completions", body={**CHAT, "prompt_cache_key": "c-1"})
+    assert reply.status == 200 and reply.json()["choices"][0]["message"]["content"] == "Hello"
+    (_, _, options) = binding.calls[0]
+    assert options is not None and set(options) == {"extraHeaders", "gateway", "returnRawResponse"}
+    assert options["extraHeaders"]["x-session-affinity"].startswith("ses_")
+    assert "c-1" not in json.dumps(options), "the client's session name never leaves the gateway"
+    assert options["gateway"]["metadata"]["request_id"] == "req-9" and options["returnRawResponse"] is True
+    assert reply.headers["cf-aig-log-id"] == "log-2"
+
+
+def test_every_route_takes_the_clients_affinity_header_and_names_the_same_session(make_gateway: MakeGateway) -> None:
+    backend = FixedBackend(ANSWER)
+    gw = make_gateway(backend)
+    post(gw, {"x-session-affinity": "c-2"})  # Workers AI's own header, on its own route
+    post(gw, path="/v1/chat/completions", body={**CHAT, "prompt_cache_key": "c-2"})
+    post(gw, {"x-session-affinity": "c-2"}, path="/v1/chat/completions", body={**CHAT, "prompt_cache_key": "c-3"})
+    native, by_key, key_first = (options.get("extraHeaders") for _, _, options in backend.calls)
+    assert native == by_key and native is not None and native["x-session-affinity"] != "c-2"
+    assert key_first != native, "the request's prompt_cache_key comes before the header"

@@ -24,7 +24,7 @@ from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 from .._limits.budget import output_room
 from .._params import FieldPolicy, check_fields
-from .._upstream.affinity import affinity_options
+from .._upstream.affinity import Affinity
 from .conversation import Conversation, referenced_tools, workers_messages, workers_tools
 from .models import resolve_messages_model
 
@@ -138,13 +138,13 @@ def estimate_tokens(inputs: dict[str, Any]) -> int:
 
 class MessagesRequest:
     __slots__ = (
+        "affinity",
         "id",
         "input_estimate",
         "inputs",
         "max_tokens",
         "model",
         "model_name",
-        "options",
         "parallel_tool_calls",
         "recover_tools",
         "stops",
@@ -159,7 +159,7 @@ class MessagesRequest:
         model: str,
         model_name: str,
         inputs: dict[str, Any],
-        options: dict[str, Any],
+        affinity: Affinity,
         input_estimate: int,
         max_tokens: int,
         stream: bool,
@@ -170,7 +170,7 @@ class MessagesRequest:
         thinking: str | None,
     ) -> None:
         self.model, self.model_name, self.inputs, self.input_estimate = model, model_name, inputs, input_estimate
-        self.options = options
+        self.affinity = affinity
         self.max_tokens, self.stream, self.stops, self.tools = max_tokens, stream, stops, tools
         self.recover_tools, self.parallel_tool_calls, self.thinking = recover_tools, parallel_tool_calls, thinking
         self.id = "msg_" + os.urandom(12).hex()
@@ -271,14 +271,14 @@ def parse_messages_request(scope: Scope, body: dict[str, Any]) -> MessagesReques
     inputs.update(_sampling(body, out))
     max_tokens = _output_cap(scope, int(body["max_tokens"]), inputs, estimate)
     inputs["max_tokens"] = max_tokens
-    options = affinity_options(scope, None, _session(scope, _user_of(scope, body)))
+    affinity = Affinity(chain=_session(scope, _user_of(scope, body)))
     context_of(scope).note_ignored(out.ignored)
     choice = body.get("tool_choice") or {}
     return MessagesRequest(
         model=model,
         model_name=model_name,
         inputs=inputs,
-        options=options,
+        affinity=affinity,
         input_estimate=estimate,
         max_tokens=max_tokens,
         stream=bool(body.get("stream")),

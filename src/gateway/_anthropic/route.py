@@ -35,7 +35,7 @@ async def messages(scope: Scope, receive: Receive, send: Send) -> None:
     request = parse_messages_request(scope, body)
     builder = MessageBuilder(request)
     if not request.stream:
-        builder.feed((await ask_whole(scope, request.model, request.inputs, request.options)).as_delta())
+        builder.feed((await ask_whole(scope, request.model, request.inputs, request.affinity)).as_delta())
         builder.close()
         message = builder.snapshot()
         if logged:
@@ -43,7 +43,7 @@ async def messages(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 200, message)
         return
     interval = settings_of(scope).stream_ping_s
-    call = asyncio.ensure_future(ask_streamed(scope, request.model, request.inputs, request.options))
+    call = asyncio.ensure_future(ask_streamed(scope, request.model, request.inputs, request.affinity))
     try:
         await asyncio.wait({call}, timeout=interval)
         if call.done():

@@ -24,7 +24,7 @@ from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
 from .._params import FieldPolicy, check_fields
-from .._upstream.affinity import affinity_options
+from .._upstream.affinity import Affinity
 from .._upstream.answers import Completion, Delta, DeltaReader, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState, reasoning_tokens
@@ -110,13 +110,13 @@ POLICY = FieldPolicy(FIELDS, IGNORED, REFUSED, REQUIRED)
 
 class _ChatRequest:
     __slots__ = (
+        "affinity",
         "created",
         "id",
         "include_usage",
         "inputs",
         "max_tokens",
         "model_name",
-        "options",
         "parallel_tool_calls",
         "recover_tools",
         "stops",
@@ -136,9 +136,9 @@ class _ChatRequest:
         tools: set[str],
         recover_tools: bool,
         parallel_tool_calls: bool,
-        options: dict[str, Any],
+        affinity: Affinity,
     ) -> None:
-        self.options = options
+        self.affinity = affinity
         self.model_name, self.inputs, self.max_tokens, self.stream = model_name, inputs, max_tokens, stream
         self.include_usage, self.stops, self.tools = include_usage, stops, tools
         self.recover_tools, self.parallel_tool_calls = recover_tools, parallel_tool_calls
@@ -191,7 +191,7 @@ def _parse_chat_request(scope: Scope, body: dict[str, Any]) -> tuple[str, _ChatR
         tools=names,
         recover_tools=bool(names) and body.get("tool_choice") != "none",
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
-        options=affinity_options(scope, body.get("prompt_cache_key")),
+        affinity=Affinity(body.get("prompt_cache_key")),
     )
     return model, request
 
@@ -203,11 +203,11 @@ def _cap_name(body: dict[str, Any]) -> str:
 async def chat_completions(scope: Scope, receive: Receive, send: Send) -> None:
     model, request = _parse_chat_request(scope, await read_request(scope, receive))
     if request.stream:
-        deltas = await ask_streamed(scope, model, request.inputs, request.options)
+        deltas = await ask_streamed(scope, model, request.inputs, request.affinity)
         request.model_name = answered_name(scope, request.model_name, model)
         await stream_events(scope, receive, send, _ChatChunks(request).translate(deltas), openai_error_event)
         return
-    completion = await ask_whole(scope, model, request.inputs, request.options)
+    completion = await ask_whole(scope, model, request.inputs, request.affinity)
     request.model_name = answered_name(scope, request.model_name, model)
     await send_json(send, 200, _chat_completion(request, completion))
 

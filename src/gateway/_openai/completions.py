@@ -14,7 +14,6 @@ from .._asgi.sse import DONE, encode_event, stream_events
 from .._catalog import CONTEXT_WINDOW
 from .._envelopes import openai_error_event
 from .._params import FieldPolicy, check_fields
-from .._upstream.affinity import affinity_options
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
 from .._upstream.finish import FinishState
@@ -110,13 +109,12 @@ async def completions(scope: Scope, receive: Receive, send: Send) -> None:
         bool((body.get("stream_options") or {}).get("include_usage")),
         stop_sequences(body.get("stop")),
     )
-    options = affinity_options(scope, None)  # Completions has no prompt_cache_key; the header still counts
     if stream:
-        deltas = await ask_streamed(scope, model, inputs, options)
+        deltas = await ask_streamed(scope, model, inputs)
         request.model_name = answered_name(scope, request.model_name, model)
         await stream_events(scope, receive, send, _stream(request, deltas), openai_error_event)
         return
-    answer = await ask_whole(scope, model, inputs, options)
+    answer = await ask_whole(scope, model, inputs)
     request.model_name = answered_name(scope, request.model_name, model)
     finish = FinishState(request.stops, request.max_tokens)
     text = finish.cut(recover_calls(answer.content, set(), request.id)[1])  # no control token reaches the text

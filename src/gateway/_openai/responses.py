@@ -24,7 +24,7 @@ from .._catalog import CONTEXT_WINDOW
 from .._errors import InvalidRequest
 from .._params import FieldPolicy, check_fields
 from .._stored.store import store_of
-from .._upstream.affinity import affinity_options
+from .._upstream.affinity import Affinity
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
 from .models import answered_name, resolve_model
@@ -159,12 +159,12 @@ def _upstream_inputs(
 class _Plan:
     """A parsed request: what goes upstream, and what the answer and its storing need."""
 
-    __slots__ = ("items", "options", "request", "session")
+    __slots__ = ("affinity", "items", "request", "session")
 
     def __init__(
-        self, request: ResponseRequest, items: list[dict[str, Any]], session: str | None, options: dict[str, Any]
+        self, request: ResponseRequest, items: list[dict[str, Any]], session: str | None, affinity: Affinity
     ) -> None:
-        self.request, self.items, self.session, self.options = request, items, session, options
+        self.request, self.items, self.session, self.affinity = request, items, session, affinity
 
 
 async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
@@ -205,7 +205,7 @@ async def _parse(scope: Scope, body: dict[str, Any]) -> tuple[str, _Plan]:
         store=store,
         seal=sealer_for(scope) if seal else None,
     )
-    return model, _Plan(request, items, session, affinity_options(scope, body.get("prompt_cache_key"), session))
+    return model, _Plan(request, items, session, Affinity(body.get("prompt_cache_key"), session))
 
 
 async def _save(scope: Scope, builder: ResponseBuilder, plan: _Plan) -> None:
@@ -219,11 +219,11 @@ async def responses(scope: Scope, receive: Receive, send: Send) -> None:
     model, plan = await _parse(scope, body)
     builder = ResponseBuilder(plan.request)
     if body.get("stream"):
-        deltas = await ask_streamed(scope, model, plan.request.inputs, plan.options)
+        deltas = await ask_streamed(scope, model, plan.request.inputs, plan.affinity)
         plan.request.model_name = answered_name(scope, plan.request.model_name, model)
         await stream_events(scope, receive, send, _events(scope, builder, deltas, plan), builder.failed)
         return
-    completion = await ask_whole(scope, model, plan.request.inputs, plan.options)
+    completion = await ask_whole(scope, model, plan.request.inputs, plan.affinity)
     plan.request.model_name = answered_name(scope, plan.request.model_name, model)
     builder.feed(completion.as_delta())
     builder.finish()

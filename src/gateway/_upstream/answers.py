@@ -15,6 +15,7 @@ from .._asgi.context import RequestContext, context_of
 from .._asgi.http import ByteStream, Scope
 from .._config import settings_of
 from .._errors import UpstreamError
+from .affinity import Affinity
 from .backend import UpstreamResult, Usage, record_usage, usage_of
 from .call import call_model, relay_events
 
@@ -212,16 +213,14 @@ async def whole_answer(result: UpstreamResult, context: RequestContext) -> Compl
 
 
 async def ask_streamed(
-    scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
+    scope: Scope, model: str, inputs: dict[str, Any], affinity: Affinity | None = None
 ) -> AsyncGenerator[Delta, None]:
     """Ask the model for a streamed answer: its deltas as they come (or at once, if it answered JSON)."""
-    result = await call_model(scope, model, {**inputs, "stream": True}, options or {})
+    result = await call_model(scope, model, {**inputs, "stream": True}, {}, affinity)
     return deltas_of(result, context_of(scope), settings_of(scope).stream_idle_timeout_s)
 
 
-async def ask_whole(
-    scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
-) -> Completion:
+async def ask_whole(scope: Scope, model: str, inputs: dict[str, Any], affinity: Affinity | None = None) -> Completion:
     """Ask the model for a whole answer."""
-    result = await call_model(scope, model, {**inputs, "stream": False}, options or {})
+    result = await call_model(scope, model, {**inputs, "stream": False}, {}, affinity)
     return await whole_answer(result, context_of(scope))

@@ -37,6 +37,7 @@ from .._limits.budget import reserve_tokens
 from .._limits.ceiling import admit_to_account
 from .._limits.guards import key_of
 from .._valueclass import FrozenRecord
+from .affinity import Affinity
 from .backend import Backend, BackendAnswer, UpstreamResult, WithHeaders, backend_of, record_usage
 from .context_window import check_context_window
 from .fallback import fallback_for, note_served
@@ -241,13 +242,17 @@ def check_key_scope(scope: Scope, model: str) -> None:
         )
 
 
-async def call_model(scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+async def call_model(
+    scope: Scope, model: str, inputs: dict[str, Any], options: dict[str, Any], affinity: Affinity | None = None
+) -> UpstreamResult:
+    """Call the model for this request. `options` are the route's own (`queueRequest`); `affinity`
+    is what the route knows of the prefix-cache session; `run_options` adds the rest."""
     context = context_of(scope)
     context.model = model
     check_key_scope(scope, model)
     check_context_window(inputs)
     fallback = fallback_for(scope, model, inputs, options)
-    options = run_options(scope, options)
+    options = run_options(scope, options, affinity)
     # Reserved before the call (at the dearer of the models that may answer), settled when the
     # request ends (a stream's end included).
     reservation = await reserve_tokens(scope, inputs, (model, fallback) if fallback else (model,))

@@ -1,6 +1,7 @@
 """The options of every model call (`env.AI.run`'s third argument), built in one place.
 
-`run_options` starts from what the route asked for (`queueRequest` for a batch) and adds what the
+`run_options` starts from what the route asked for (`queueRequest` for a batch) and adds the
+prefix-cache session (`extraHeaders`, from the route's `Affinity`: `affinity.py`) and what the
 gateway's configuration asks for; a new option belongs here, so every route and backend gets it.
 
 With `AI_GATEWAY_ID` set, every call carries `gateway: {id, metadata}`, so AI Gateway logs,
@@ -23,6 +24,7 @@ from .._asgi.http import Scope, header
 from .._config import settings_of
 from .._errors import InvalidRequest
 from .._limits.guards import key_of
+from .affinity import Affinity, session_headers
 
 __all__ = [
     "CACHE_HEADERS",
@@ -46,10 +48,16 @@ _TTL_RANGE = (60, 30 * 86_400)
 _CACHE_KEY = re.compile(r"^[\x21-\x7e]{1,256}$")  # printable ASCII without spaces: safe in a header
 
 
-def run_options(scope: Scope, options: dict[str, Any]) -> dict[str, Any]:
-    """The options for this request's model call: the route's, and the configuration's."""
+def run_options(scope: Scope, options: dict[str, Any], affinity: Affinity | None = None) -> dict[str, Any]:
+    """The options for this request's model call: the route's, its session's, and the configuration's."""
+    built = dict(options)
+    session = session_headers(scope, affinity or Affinity())
+    if session:
+        built["extraHeaders"] = session
     gateway = _ai_gateway(scope)
-    return {**options, "gateway": gateway} if gateway is not None else options
+    if gateway is not None:
+        built["gateway"] = gateway
+    return built
 
 
 def _ai_gateway(scope: Scope) -> dict[str, Any] | None:

@@ -4,9 +4,9 @@ It answers every input form in Workers AI's shapes, including the known quirks (
 the Responses form with `stream` yields an empty stream, and (when switched on) a stream request
 can be answered with JSON. The same input always gives the same text, tool calls and usage; ids
 are derived from the input, and only `created` follows the clock. The one exception is prefix
-caching, as Workers AI does it: calls with the same `x-session-affinity` header (option
-`extraHeaders`) report the prompt tokens they share with the session's previous call, in whole
-blocks of 16, as `usage.prompt_tokens_details.cached_tokens`.
+caching, as Workers AI does it: calls to one model with the same `x-session-affinity` header
+(option `extraHeaders`) report the prompt tokens they share with the session's previous call, in
+whole blocks of 16, as `usage.prompt_tokens_details.cached_tokens`.
 
 Faults for tests come from `Faults` (or `EMULATOR_FAULTS`, e.g. `capacity=2,midstream=5`).
 """
@@ -496,17 +496,19 @@ class Emulator:
             return self._queue(model, inputs)
         if "request_id" in inputs:
             return self._poll(inputs["request_id"])
-        cached = self._cached_prefix(inputs, options)
+        cached = self._cached_prefix(model, inputs, options)
         if inputs.get("stream") and not self.faults.json_to_stream:
             return self._stream(model, inputs, cached)
         await asyncio.sleep(self.faults.slow_first_token_ms / 1000)
         return _answer_json(model, inputs, cached)
 
-    def _cached_prefix(self, inputs: dict[str, Any], options: dict[str, Any]) -> int:
-        """Tokens this prompt shares with the session's previous one, in whole cache blocks."""
-        session = (options.get("extraHeaders") or {}).get("x-session-affinity")
-        if not session or ("messages" not in inputs and "prompt" not in inputs):
+    def _cached_prefix(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> int:
+        """Tokens this prompt shares with the session's previous one on this model, in whole cache
+        blocks (each model has its own instances: a fallback's call never warms the other's cache)."""
+        affinity = (options.get("extraHeaders") or {}).get("x-session-affinity")
+        if not affinity or ("messages" not in inputs and "prompt" not in inputs):
             return 0
+        session = f"{model}\n{affinity}"
         tokens = _prompt_tokens(_turns(inputs))
         previous = self._sessions.pop(session, [])
         self._sessions[session] = tokens
