@@ -52,6 +52,13 @@ def post(gw: Any, path: str, body: dict[str, Any], headers: dict[str, str] | Non
     return reply
 
 
+def stored(gw: Any, response_id: str) -> dict[str, Any]:
+    reply: Reply = run(request(gw.app, "GET", f"/v1/responses/{response_id}", headers=gw.auth))
+    assert reply.status == 200, reply.body
+    body: dict[str, Any] = reply.json()
+    return body
+
+
 def test_lasting_capacity_errors_are_served_by_the_fallback_and_it_is_said_everywhere(
     make_gateway: MakeGateway,
 ) -> None:
@@ -94,6 +101,7 @@ def test_the_openai_model_field_names_the_fallback_in_the_clients_form(
     assert post(gw, "/v1/chat/completions", {**CHAT, "model": asked}).json()["model"] == shown
     responses = post(gw, "/v1/responses", {"model": asked, "input": "hi"}).json()
     assert responses["model"] == shown
+    assert stored(gw, responses["id"])["model"] == shown, "the stored response names the model that answered"
     assert post(gw, "/v1/completions", {"model": asked, "prompt": "hi"}).json()["model"] == shown
 
 
@@ -105,6 +113,7 @@ def test_streamed_answers_name_the_fallback_from_their_first_event(make_gateway:
     stream = post(gw, "/v1/responses", {"model": "gpt-oss-120b", "input": "hi", "stream": True})
     created = json.loads(stream.events()[0])
     assert created["type"] == "response.created" and created["response"]["model"] == "gpt-oss-20b"
+    assert stored(gw, created["response"]["id"])["model"] == "gpt-oss-20b"
 
 
 def test_capacity_that_returns_within_the_retries_needs_no_fallback(make_gateway: MakeGateway) -> None:
