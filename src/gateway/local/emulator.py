@@ -26,6 +26,7 @@ from typing import Any
 from .._catalog import WORKERS_AI_DEFAULT_MAX_TOKENS
 from .._errors import InvalidRequest, WorkersAIError
 from .._native.forms import validate_native
+from .._upstream.affinity import AFFINITY_HEADER
 from .._upstream.backend import UpstreamResult
 
 __all__ = ["DEFAULT_TOKEN_DELAY_MS", "EmulatedStream", "Emulator", "Faults"]
@@ -505,7 +506,7 @@ class Emulator:
     def _cached_prefix(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> int:
         """Tokens this prompt shares with the session's previous one on this model, in whole cache
         blocks (each model has its own instances: a fallback's call never warms the other's cache)."""
-        affinity = (options.get("extraHeaders") or {}).get("x-session-affinity")
+        affinity = (options.get("extraHeaders") or {}).get(AFFINITY_HEADER)
         if not affinity or ("messages" not in inputs and "prompt" not in inputs):
             return 0
         session = f"{model}\n{affinity}"
