@@ -347,3 +347,55 @@ def test_a_failed_stream_ends_with_an_event_the_document_describes(
     assert reply.event_names()[-1:] == ["error"]
     envelope = _answer_schemas(document, route, "5XX")["application/json"]["schema"]
     _conforms(document, envelope, json.loads(reply.events()[-1]))
+
+
+class _FullThenHeard:
+    """Workers AI with the 120b out of capacity, and AI Gateway's headers on the 20b's answers."""
+
+    name = "full-then-heard"
+
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> Any:
+        from gateway._errors import WorkersAIError
+        from gateway._upstream.backend import WithHeaders
+
+        if model == "@cf/openai/gpt-oss-120b":
+            raise WorkersAIError(3040, "Capacity temporarily exceeded, please try again.")
+        answer = {"response": "Hi", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+        return WithHeaders(answer, {"cf-aig-log-id": "log-1", "cf-aig-cache-status": "MISS"})
+
+
+def test_every_header_an_answer_carries_is_documented(make_gateway: MakeGateway) -> None:
+    limits = {
+        "requests": 10,
+        "tokens_per_minute": 100000,
+        "tokens_per_day": 1000000,
+        "usd_per_day": 1,
+        "usd_per_month": 9,
+    }
+    gateway = make_gateway(
+        _FullThenHeard(),
+        TIERS=json.dumps({"default": limits}),
+        MODELS="@cf/openai/gpt-oss-120b,@cf/openai/gpt-oss-20b",
+        FALLBACK_MODEL="@cf/openai/gpt-oss-20b",
+        AI_GATEWAY_ID="team-gw",
+        RETRY_BASE_MS="1",
+    )
+    headers = {**gateway.auth, "cf-aig-cache-ttl": "600"}  # not allowed for this tier: named as ignored
+    reply = run(request(gateway.app, "POST", f"/ai/run/{MODEL}", body={"prompt": "hi"}, headers=headers))
+    assert reply.status == 200, reply.body
+    documented = set(_document(gateway)["components"]["headers"])
+    carried = {name for name in reply.headers if name.startswith(("x-", "cf-aig-", "retry-", "server-"))}
+    assert {"x-gateway-fallback-from", "cf-aig-log-id", "x-ratelimit-reset-usd-month", "x-gateway-ignored"} <= carried
+    assert carried - documented == set()
+
+
+def test_v1_usage_with_every_limit_and_spending_conforms(make_gateway: MakeGateway) -> None:
+    limits = {"requests": 10, "tokens_per_minute": 100000, "max_streams": 2, "usd_per_day": 1, "usd_per_month": 9}
+    gateway = make_gateway(TIERS=json.dumps({"default": limits}))
+    run(request(gateway.app, "POST", f"/ai/run/{MODEL}", body={"prompt": "hi"}, headers=gateway.auth))
+    reply = run(request(gateway.app, "GET", "/v1/usage", headers=gateway.auth))
+    body = reply.json()
+    assert body["totals"]["today"]["usd"] > 0 and body["remaining"]["streams"]["limit"] == 2
+    document = _document(gateway)
+    route = next(route for route in DOCUMENTED if route.path == "/v1/usage")
+    _conforms(document, _answer_schemas(document, route)["application/json"]["schema"], body)

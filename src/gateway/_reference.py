@@ -23,7 +23,7 @@ __all__ = ["forms_schema", "healthz", "openapi", "policy_schema", "reference_doc
 _DESCRIPTION = """\
 A Cloudflare Worker in front of Workers AI's gpt-oss: Workers AI's native `/ai/run` API, OpenAI's
 Responses, Chat Completions, Completions and Models APIs, and Anthropic's Messages API, with API
-keys, rate limits and exact token budgets. Cloudflare's REST prefix
+keys, rate limits and exact token and dollar budgets. Cloudflare's REST prefix
 `/client/v4/accounts/{account_id}` is also accepted in front of `/ai/...` paths.
 
 Request fields are honoured, accepted and ignored (named in the `x-gateway-ignored` response
@@ -32,7 +32,13 @@ set". Unknown fields are ignored and named, unless the operator set `STRICT_PARA
 case this document says `additionalProperties: false` and they are refused.
 
 Every answer says which backend served it in `x-gateway-backend`: `emulator` means an offline
-stand-in, not the model."""
+stand-in, not the model, and after a model call `x-gateway-model` names the model that answered.
+
+Request headers the gateway acts on: `x-session-affinity` (the prefix-cache session, hashed with
+the key before it is sent on), `x-gateway-fallback: off` (never answer with the fallback model),
+and, for tiers allowed to, AI Gateway's `cf-aig-cache-ttl`, `cf-aig-skip-cache` and
+`cf-aig-cache-key` (otherwise named in `x-gateway-ignored`). `GET /v1/usage` shows the calling
+key's limits, what it has left and what it has spent."""
 
 _SECURITY = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <key>`."},
@@ -54,6 +60,16 @@ _HEADERS: dict[str, tuple[str, bool]] = {
     "x-ratelimit-limit-tokens-day": ("Tokens allowed per UTC day.", False),
     "x-ratelimit-remaining-tokens-day": ("Tokens left today, after this request's reservation.", False),
     "x-ratelimit-reset-tokens-day": ("When the day budget resets.", False),
+    "x-ratelimit-limit-usd-day": ("Dollars allowed per UTC day, at list price.", False),
+    "x-ratelimit-remaining-usd-day": ("Dollars left today, after this request's reservation.", False),
+    "x-ratelimit-reset-usd-day": ("When the day's dollar budget resets.", False),
+    "x-ratelimit-limit-usd-month": ("Dollars allowed per UTC calendar month, at list price.", False),
+    "x-ratelimit-remaining-usd-month": ("Dollars left this month, after this request's reservation.", False),
+    "x-ratelimit-reset-usd-month": ("When the month's dollar budget resets.", False),
+    "x-gateway-model": ("The model that answered (after a model call).", False),
+    "x-gateway-fallback-from": ("The model asked for, when the fallback model answered instead.", False),
+    "cf-aig-log-id": ("AI Gateway's log id for the call, when it went through AI Gateway.", False),
+    "cf-aig-cache-status": ("AI Gateway's cache status for the call (`HIT`, `MISS`), when it says one.", False),
 }
 
 
