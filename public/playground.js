@@ -375,9 +375,13 @@ class TurnView {
 
 function figuresOf(answer, timing, response, model) {
   const figures = [];
+  // The model that answered, which is the fallback's when the one asked for was out of capacity:
+  // its name is shown, and its rates price the answer, as the gateway's own accounts do.
+  const answered = response?.headers.get("x-gateway-model") || model;
+  if (answered !== model) figures.push(["Answered by", `${answered} (fallback for ${model})`]);
   if (answer.usage) {
     figures.push(["Tokens", `${answer.usage.input} in · ${answer.usage.output} out`]);
-    const cost = costOf(answer.usage, state.prices[model]);
+    const cost = costOf(answer.usage, state.prices[answered]);
     figures.push(["Cost", cost == null ? "unknown" : `$${cost.toFixed(6)}`]);
   }
   if (timing.firstToken != null) figures.push(["Time to first token", `${Math.round(timing.firstToken - timing.start)} ms`]);
@@ -404,7 +408,14 @@ function costOf(usage, price) {
 function rateLimits(headers) {
   if (!headers) return "";
   const phrases = [];
-  for (const [suffix, label] of [["requests", "requests"], ["tokens", "tokens/min"], ["tokens-day", "tokens/day"]]) {
+  const limits = [
+    ["requests", "requests"],
+    ["tokens", "tokens/min"],
+    ["tokens-day", "tokens/day"],
+    ["usd-day", "USD/day"],
+    ["usd-month", "USD/month"],
+  ];
+  for (const [suffix, label] of limits) {
     const limit = headers.get(`x-ratelimit-limit-${suffix}`);
     if (!limit) continue;
     const remaining = headers.get(`x-ratelimit-remaining-${suffix}`);

@@ -3,13 +3,16 @@ works under a path prefix and from another origin, and stays usable by keyboard 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import Gateway, Watched, log_records, screenshot
+from gateway.local.keygen import key_entry
+from tests.browser.conftest import KEY, Gateway, Watched, log_records, screenshot
+from tests.local.conftest import running_server
 
 ANSWER = ".turn.assistant"
 DONE = ".turn.assistant[aria-busy=false]"
@@ -294,3 +297,30 @@ def test_it_is_usable_on_a_phone_width_screen(gateway: Gateway, watched: Watched
     box = page.locator("#send").bounding_box()
     assert box is not None and box["width"] >= 44 and box["height"] >= 24  # a finger can hit it
     screenshot(page, "playground-phone.png")
+
+
+def test_an_answer_from_the_fallback_is_named_priced_at_its_rates_with_dollar_limits(watched: Watched) -> None:
+    big, small = "@cf/openai/gpt-oss-120b", "@cf/openai/gpt-oss-20b"
+    with running_server(
+        GATEWAY_KEYS=json.dumps([key_entry("browser", KEY)]),
+        TIERS=json.dumps({"default": {"requests": 100, "period": 60, "usd_per_day": 1}}),
+        MODELS=f"{big},{small}",
+        FALLBACK_MODEL=small,
+        CAPACITY_RETRIES="0",
+        EMULATOR_FAULTS="capacity=1",  # the first model call meets "out of capacity"
+        EMULATOR_TOKEN_DELAY_MS="0",
+    ) as server:
+        page = watched.page
+        page.goto(server.url + "/")
+        expect(page.locator("#model option")).to_have_count(2)
+        assert page.input_value("#model") == big
+        page.fill("#api-key", KEY)
+        ask(page, "Hello from a busy model", stream=False)
+        page.wait_for_selector(DONE)
+        figures = stats(page)
+        (record,) = log_records(server, path="/v1/chat/completions")
+        assert record["model"] == small and record["fallback_from"] == big
+        assert figures["Answered by"] == f"{small} (fallback for {big})"
+        assert figures["Cost"] == f"${record['cost_usd']:.6f}", "priced at the fallback's rates, as the log line"
+        assert "USD/day " in figures["Rate limits"] and "/1, resets in" in figures["Rate limits"]
+        assert watched.errors() == []
