@@ -158,7 +158,7 @@ def test_a_keys_model_scope_can_forbid_the_fallback(make_gateway: MakeGateway) -
 def test_a_batch_is_never_moved_to_another_model(make_gateway: MakeGateway) -> None:
     backend = FullModel()
     gw = make_gateway(backend, **BOTH)
-    assert post(gw, NATIVE, {"requests": [{"prompt": "a"}]}).status == 503
+    assert post(gw, NATIVE, {"requests": [{"input": "a"}]}).status == 503
     assert post(gw, NATIVE, {"request_id": "abc"}).status == 503
     assert SMALL not in backend.calls
 

@@ -55,7 +55,7 @@ def test_without_ai_gateway_id_the_options_are_the_routes_own(make_gateway: Make
     assert (
         post(gw, CACHE_HEADERS).headers["x-gateway-ignored"] == "cf-aig-cache-ttl, cf-aig-skip-cache, cf-aig-cache-key"
     )
-    batch = {"requests": [{"prompt": "a"}]}
+    batch = {"requests": [{"input": "a"}]}
     post(gw, body=batch)
     assert [options for _, _, options in backend.calls] == [{}, {"queueRequest": True}]
 
