@@ -3,11 +3,14 @@ byte, never where the key or the request forbids it, and always said truthfully.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
 
+from gateway._asgi.http import CLIENT_GONE_KEY, Receive, Scope, Send
 from gateway._catalog import NANO_USD
 from gateway._errors import WorkersAIError
 from gateway._limits.bindings import AnalyticsUsage
@@ -187,3 +190,42 @@ def test_the_fallbacks_call_carries_the_same_options_session_and_ai_gateway(make
     assert reply.status == 200 and reply.json()["model"] == "gpt-oss-20b"
     assert backend.calls[-1] == SMALL and backend.options[-1] == backend.options[0]
     assert set(backend.options[-1]) == {"extraHeaders", "gateway"}
+
+
+class SlowFallback(FullModel):
+    """The 120b out of capacity, and the fallback slow to answer; records its call being cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = False
+
+    async def run(self, model: str, inputs: dict[str, Any], options: dict[str, Any]) -> UpstreamResult:
+        if model == BIG:
+            return await super().run(model, inputs, options)
+        self.calls.append(model)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("the fallback's call outlived its client")
+
+
+def test_a_client_that_leaves_while_the_fallback_works_cancels_the_fallbacks_call(make_gateway: MakeGateway) -> None:
+    backend = SlowFallback()
+    gw = make_gateway(backend, **BOTH)
+    gone = asyncio.Event()  # what the local server's connection watch sets when the client hangs up
+
+    async def watched(scope: Scope, receive: Receive, send: Send) -> None:
+        await gw.app({**scope, CLIENT_GONE_KEY: gone}, receive, send)
+
+    async def leave_soon() -> None:
+        asyncio.get_running_loop().call_later(0.2, gone.set)
+        await request(watched, "POST", NATIVE, body=PROMPT, headers=gw.auth, timeout=5)
+
+    started = time.monotonic()
+    asyncio.run(leave_soon())
+    assert backend.calls == [BIG, BIG, BIG, SMALL] and backend.cancelled
+    assert time.monotonic() - started < 5, "cancelled at once, not waited out"
+    line = json.loads(gw.logs[-1])
+    assert line["status"] == 499 and line["model"] == BIG  # nobody answered: no fallback named
