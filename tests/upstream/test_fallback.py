@@ -229,3 +229,27 @@ def test_a_client_that_leaves_while_the_fallback_works_cancels_the_fallbacks_cal
     assert time.monotonic() - started < 5, "cancelled at once, not waited out"
     line = json.loads(gw.logs[-1])
     assert line["status"] == 499 and line["model"] == BIG  # nobody answered: no fallback named
+
+
+MESSAGES = {"max_tokens": 200, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(("asked", "shown"), [("gpt-oss-120b", "gpt-oss-20b"), ("claude-sonnet-4-5", SMALL)])
+def test_a_messages_answer_names_the_fallback_whole_and_streamed(
+    make_gateway: MakeGateway, asked: str, shown: str
+) -> None:
+    # A `claude-*` name is answered under the served model's id, so the fallback's id stands for it.
+    gw = make_gateway(FullModel(), **BOTH)
+    whole = post(gw, "/v1/messages", {**MESSAGES, "model": asked})
+    assert whole.status == 200 and whole.json()["model"] == shown
+    assert (whole.headers["x-gateway-model"], whole.headers["x-gateway-fallback-from"]) == (SMALL, BIG)
+    stream = post(gw, "/v1/messages", {**MESSAGES, "model": asked, "stream": True})
+    start = json.loads(stream.events()[0])
+    assert start["type"] == "message_start" and start["message"]["model"] == shown
+
+
+def test_when_the_fallback_is_full_too_a_messages_client_is_told_it_is_overloaded(make_gateway: MakeGateway) -> None:
+    gw = make_gateway(FullModel(also=10), **BOTH)
+    reply = post(gw, "/v1/messages", {**MESSAGES, "model": "gpt-oss-120b"})
+    assert reply.status == 529 and reply.json()["error"]["type"] == "overloaded_error"
+    assert "for the fallback" in reply.json()["error"]["message"]

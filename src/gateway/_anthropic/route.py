@@ -19,6 +19,7 @@ from .._asgi.sse import stream_events
 from .._config import settings_of
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.call import check_key_scope
+from .._upstream.fallback import answered_name
 from .message_builder import PING, MessageBuilder
 from .request import estimate_tokens, parse_count_request, parse_messages_request
 
@@ -35,7 +36,9 @@ async def messages(scope: Scope, receive: Receive, send: Send) -> None:
     request = parse_messages_request(scope, body)
     builder = MessageBuilder(request)
     if not request.stream:
-        builder.feed((await ask_whole(scope, request.model, request.inputs, request.affinity)).as_delta())
+        completion = await ask_whole(scope, request.model, request.inputs, request.affinity)
+        request.model_name = answered_name(scope, request.model_name, request.model)
+        builder.feed(completion.as_delta())
         builder.close()
         message = builder.snapshot()
         if logged:
@@ -48,6 +51,10 @@ async def messages(scope: Scope, receive: Receive, send: Send) -> None:
         await asyncio.wait({call}, timeout=interval)
         if call.done():
             call.result()  # a failure this early keeps its own status (a 429 is retried as a 429)
+            # Known before `message_start`: the model that answered (the fallback's, when it did).
+            # A stream opened by pings before then names the one asked for; its log line, usage
+            # data point and price still name the one that answered.
+            request.model_name = answered_name(scope, request.model_name, request.model)
         await stream_events(scope, receive, send, _events(builder, call, interval), builder.failed)
     finally:
         await _abandon(call)  # when the client left before the stream was read (else a no-op)

@@ -27,11 +27,12 @@ from .._params import FieldPolicy, check_fields
 from .._upstream.affinity import Affinity
 from .._upstream.answers import Completion, Delta, DeltaReader, ask_streamed, ask_whole
 from .._upstream.backend import Usage
+from .._upstream.fallback import answered_name
 from .._upstream.finish import FinishState, reasoning_tokens
 from .._upstream.leaked_calls import HeldCall, call_id, recover_calls, strip_markup
 from .._upstream.tools import upstream_tool
 from .messages import chat_messages
-from .models import answered_name, resolve_model
+from .models import resolve_model
 from .request import (
     FUNCTION_TOOL,
     SAMPLING,

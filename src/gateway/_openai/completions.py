@@ -16,9 +16,10 @@ from .._envelopes import openai_error_event
 from .._params import FieldPolicy, check_fields
 from .._upstream.answers import Delta, ask_streamed, ask_whole
 from .._upstream.backend import Usage
+from .._upstream.fallback import answered_name
 from .._upstream.finish import FinishState
 from .._upstream.leaked_calls import HeldCall, recover_calls
-from .models import answered_name, resolve_model
+from .models import resolve_model
 from .request import (
     SAMPLING,
     STOP,

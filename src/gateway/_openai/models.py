@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._asgi.context import context_of
 from .._asgi.http import Receive, Scope, Send, send_json
 from .._catalog import RELEASED_AT, aliases_of, served_model
 from .._config import settings_of
 from .._errors import InvalidRequest, ModelNotFound
-from .._upstream.fallback import shown_name
 
-__all__ = ["answered_name", "list_models", "resolve_model", "retrieve_model"]
+__all__ = ["list_models", "resolve_model", "retrieve_model"]
 
 
 def resolve_model(scope: Scope, name: Any, *, param: str = "model") -> str:
@@ -26,12 +24,6 @@ def resolve_model(scope: Scope, name: Any, *, param: str = "model") -> str:
     raise ModelNotFound(
         f"The model {name!r} does not exist or is not served here. Use {served}.", param=param, code="model_not_found"
     )
-
-
-def answered_name(scope: Scope, name: str, model: str) -> str:
-    """The `model` an answer shows: the name the client sent, or, when the fallback answered, the
-    fallback's name in the same form. Call it once the model has been called."""
-    return shown_name(name, model, context_of(scope).model or model)
 
 
 def _model_object(model: str) -> dict[str, Any]:

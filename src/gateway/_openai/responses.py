@@ -26,8 +26,9 @@ from .._params import FieldPolicy, check_fields
 from .._stored.store import store_of
 from .._upstream.affinity import Affinity
 from .._upstream.answers import Delta, ask_streamed, ask_whole
+from .._upstream.fallback import answered_name
 from .encrypted_reasoning import ENCRYPTED_CONTENT, opener_for, sealer_for
-from .models import answered_name, resolve_model
+from .models import resolve_model
 from .request import (
     SAMPLING,
     fit_default_cap,

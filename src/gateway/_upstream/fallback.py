@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._asgi.context import RequestContext
+from .._asgi.context import RequestContext, context_of
 from .._asgi.http import Scope, header
 from .._catalog import aliases_of
 from .._config import settings_of
 from .._errors import InvalidRequest
 from .._limits.guards import key_of
 
-__all__ = ["FALLBACK_FROM_HEADER", "FALLBACK_HEADER", "MODEL_HEADER", "fallback_for", "note_served", "shown_name"]
+__all__ = ["FALLBACK_FROM_HEADER", "FALLBACK_HEADER", "MODEL_HEADER", "answered_name", "fallback_for", "note_served"]
 
 FALLBACK_HEADER = "x-gateway-fallback"  # request: `off` forbids falling back for this request
 FALLBACK_FROM_HEADER = "x-gateway-fallback-from"  # answer: the model that was asked for, when another answered
@@ -64,9 +64,12 @@ def note_served(context: RequestContext, asked: str, served: str) -> None:
         context.extra["fallback_from"] = asked
 
 
-def shown_name(name: str, asked: str, served: str) -> str:
-    """The name to show for the model that answered, in the form the client named the one it asked
-    for (`gpt-oss-120b` answered by the fallback is `gpt-oss-20b`)."""
+def answered_name(scope: Scope, name: str, asked: str) -> str:
+    """The `model` an answer shows, in every dialect: `name` (what it would show for `asked`), or,
+    when the fallback answered, the fallback's name in the same form (`gpt-oss-120b` answered by
+    the fallback is `gpt-oss-20b`; a model id, the fallback's id). Call it once the model has been
+    called."""
+    served = context_of(scope).model or asked
     if served == asked:
         return name
     aliases = aliases_of(asked)
