@@ -272,6 +272,27 @@ def test_max_tokens_is_lowered_to_what_the_keys_token_budget_can_ever_admit(make
     assert sent(gw)["max_tokens"] == 4000  # what fits is sent as asked
 
 
+@pytest.mark.parametrize(
+    ("fallback", "lowered_to"),
+    [("on", (20_000, 27_000)), ("off", (60_000, 67_000))],  # priced as the 120b, or as the 20b
+)
+def test_max_tokens_is_lowered_to_what_the_keys_dollar_budget_can_ever_admit(
+    make_gateway: MakeGateway, fallback: str, lowered_to: tuple[int, int]
+) -> None:
+    # $0.02 a day pays for about 26,000 output tokens of the 120b, 66,000 of the 20b: Claude Code's
+    # 128,000 is lowered, at the price of the dearer of the model asked for and the fallback that
+    # may answer for it.
+    models = {"MODELS": "@cf/openai/gpt-oss-20b,@cf/openai/gpt-oss-120b", "FALLBACK_MODEL": "@cf/openai/gpt-oss-120b"}
+    gw = make_gateway(TIERS=json.dumps({"default": {"usd_per_day": 0.02}}), **models)
+    body = {"model": "gpt-oss-20b", "max_tokens": 128_000, "messages": HELLO}
+    headers = {**gw.auth, "x-gateway-fallback": fallback}
+    reply = run(request(gw.app, "POST", "/v1/messages", body=body, headers=headers))
+    assert reply.status == 200, reply.body  # not a 400 "more than this key's budget allows at all"
+    assert 0.0199 < json.loads(gw.logs[-1])["usd_reserved"] <= 0.02
+    low, high = lowered_to
+    assert low < sent(gw)["max_tokens"] < high
+
+
 def test_cached_tokens_are_reported_as_cache_reads(make_anthropic: MakeAnthropic) -> None:
     usage = {"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 64}}
     client, _ = make_anthropic(FixedBackend(chat_answer("ok", usage=usage)))

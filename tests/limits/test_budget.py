@@ -79,6 +79,34 @@ def test_the_output_room_is_what_the_smallest_budget_leaves_after_the_input(
     assert output_room({SETTINGS_KEY: settings}, PROMPT) is None  # no key: nothing to fit
 
 
+ASKED = {"prompt": "Count the tokens", "max_tokens": 100_000}  # as Messages asks: more than fits
+ASKED_INPUT = max_tokens_for(ASKED) - 100_000
+
+
+@pytest.mark.parametrize(
+    ("limits", "models", "room"),
+    [
+        ({"usd_per_day": 0.01}, (), None),  # no model to price: no dollar room
+        ({"usd_per_day": 0.01}, (MODEL,), (10_000_000 - ASKED_INPUT * 350) // 750),
+        ({"usd_per_day": 0.01, "usd_per_month": 0.005}, (MODEL,), (5_000_000 - ASKED_INPUT * 350) // 750),
+        # The dearer of the models that may answer bounds it: the 120b, not the 20b ($0.20 / $0.30).
+        ({"usd_per_day": 0.01}, (MODEL, "@cf/openai/gpt-oss-20b"), (10_000_000 - ASKED_INPUT * 350) // 750),
+        ({"usd_per_day": 0.01}, ("@cf/openai/gpt-oss-20b",), (10_000_000 - ASKED_INPUT * 200) // 300),
+        ({"usd_per_day": 1, "tokens_per_minute": 3000}, (MODEL,), 3000 - ASKED_INPUT),  # tokens the smaller
+    ],
+)
+def test_the_output_room_is_what_the_dollar_budgets_pay_for_after_the_input(
+    limits: dict[str, float], models: tuple[str, ...], room: int | None
+) -> None:
+    env = SimpleNamespace(GATEWAY_KEYS=json.dumps([key_entry("tester", KEY)]), TIERS=json.dumps({"default": limits}))
+    settings = read_settings(env)
+    scope = {SETTINGS_KEY: settings, KEY_KEY: settings.keys[0]}
+    assert output_room(scope, ASKED, models) == room
+    usd_limit = min(limits.get("usd_per_day", 1e9), limits.get("usd_per_month", 1e9)) * NANO_USD
+    if room is not None and models:  # the reservation at that cap fits (a shorter number, a shorter input)
+        assert max_nano_usd_for({**ASKED, "max_tokens": room}, models) <= usd_limit
+
+
 def _ledger(gw: Harness) -> TokenLedger:
     assert gw.guards is not None and isinstance(gw.guards.tokens, InProcessBudgets)
     return gw.guards.tokens.ledger(KEY_ID)

@@ -25,6 +25,7 @@ from .._errors import InvalidRequest
 from .._limits.budget import output_room
 from .._params import FieldPolicy, check_fields
 from .._upstream.affinity import Affinity
+from .._upstream.fallback import fallback_for
 from .conversation import Conversation, referenced_tools, workers_messages, workers_tools
 from .models import resolve_messages_model
 
@@ -216,16 +217,19 @@ def _conversation_inputs(body: dict[str, Any], out: Conversation) -> dict[str, A
     return inputs
 
 
-def _output_cap(scope: Scope, max_tokens: int, inputs: dict[str, Any], estimate: int) -> int:
+def _output_cap(scope: Scope, model: str, max_tokens: int, inputs: dict[str, Any], estimate: int) -> int:
     """`max_tokens`, lowered to what the context window leaves after the input and to what the key's
-    token budget can ever admit with it. Anthropic's API requires `max_tokens`, so clients send their
+    token and dollar budgets can ever admit with it (priced at the dearer of the model and the
+    fallback that may answer). Anthropic's API requires `max_tokens`, so clients send their
     Claude model's largest (Claude Code: 32,000, or 128,000 for its default model), not what they
     need; refusing it would refuse every request. Never lowered below 1,024 (gpt-oss reasons first):
     a budget too small for that still gets the 400 that says so."""
     floor = min(max_tokens, 1024)
     cap = min(max_tokens, max(CONTEXT_WINDOW - estimate, floor))
     # The reservation is made on what is sent upstream: these inputs, this cap, and `stream`.
-    room = output_room(scope, {**inputs, "max_tokens": cap, "stream": False})
+    sent = {**inputs, "max_tokens": cap, "stream": False}
+    fallback = fallback_for(scope, model, sent, {})
+    room = output_room(scope, sent, (model, fallback) if fallback else (model,))
     return cap if room is None or room < floor else min(cap, room)
 
 
@@ -269,7 +273,7 @@ def parse_messages_request(scope: Scope, body: dict[str, Any]) -> MessagesReques
     inputs = _conversation_inputs(body, out)
     estimate = estimate_tokens(inputs)
     inputs.update(_sampling(body, out))
-    max_tokens = _output_cap(scope, int(body["max_tokens"]), inputs, estimate)
+    max_tokens = _output_cap(scope, model, int(body["max_tokens"]), inputs, estimate)
     inputs["max_tokens"] = max_tokens
     affinity = Affinity(chain=_session(scope, _user_of(scope, body)))
     context_of(scope).note_ignored(out.ignored)

@@ -42,7 +42,7 @@ from .._policy import Tier
 from .._valueclass import Record
 from .admission import guarded, put_window_headers, retry_after_s
 from .cost import cost_nano_usd
-from .guards import BudgetVerdict, guards_of, key_of
+from .guards import BudgetVerdict, guards_of, key_of, nano_usd
 
 __all__ = [
     "TEMPLATE_OVERHEAD_TOKENS",
@@ -84,12 +84,27 @@ def _bounds(inputs: dict[str, Any]) -> list[tuple[int, int]]:
     return [(_input_bound(inputs), _output_cap(inputs))]
 
 
-def output_room(scope: Scope, inputs: dict[str, Any]) -> int | None:
+def output_room(scope: Scope, inputs: dict[str, Any], models: tuple[str, ...] = ()) -> int | None:
     """The largest output cap a call with these inputs could have and still fit the key's token
-    budgets at all (it may still have to wait for them); None when the key has no token budget."""
+    budgets, and its dollar budgets answered by any of `models`, at all (it may still have to wait
+    for them); None when the key has no such budget."""
     tier = _tier_of(scope)
-    limits = [limit for limit in (tier.tokens_per_minute, tier.tokens_per_day) if limit] if tier else []
-    return min(limits) - _input_bound(inputs) if limits else None
+    if tier is None:
+        return None
+    input_bound = _input_bound(inputs)
+    rooms = [limit - input_bound for limit in (tier.tokens_per_minute, tier.tokens_per_day) if limit]
+    for dollars in (limit for limit in (tier.usd_per_day, tier.usd_per_month) if limit):
+        rooms += [room for model in models if (room := _dollar_room(model, input_bound, dollars)) is not None]
+    return min(rooms) if rooms else None
+
+
+def _dollar_room(model: str, input_bound: int, dollars: float) -> int | None:
+    """The output tokens `dollars` pays for on `model` after an input of `input_bound` tokens, as
+    the reservation prices them (None for a model without prices)."""
+    input_price, per_output_token = price_nano_usd(model, input_bound, 0), price_nano_usd(model, 0, 1)
+    if input_price is None or not per_output_token:
+        return None
+    return (nano_usd(dollars) - input_price) // per_output_token
 
 
 def _tier_of(scope: Scope) -> Tier | None:
